@@ -1,0 +1,1 @@
+"""The compiler: graph IR, ops, passes, tensor expressions, schedules, loop IR, build."""
