@@ -6,6 +6,43 @@
     mod.export("model.so")
     mod = tc.load("model.so")
 
-Importing tc is cheap and inert: it starts no threads and builds nothing.
+Importing tc is cheap and inert: it starts no threads and builds nothing; the heavy
+modules (llvmlite, onnx, the compiler) load on first use.
 """
+from __future__ import annotations
+
 __version__ = "0.1.0"
+__all__ = ["compile", "load", "Module", "Target", "__version__"]
+
+
+def compile(model, target="llvm", *, input_shapes=None, dump_ir=None, report=False):  # noqa: A001
+    """Compile a model into a loaded ``Module``.
+
+    ``model``: an ``onnx.ModelProto`` or a path to an .onnx file.  ``target``: a target
+    string ("llvm", "llvm -mcpu=znver3") or a ``Target``.  ``input_shapes`` fixes dims
+    that the model leaves symbolic ({input name: shape}).  ``dump_ir``: a folder that
+    receives the graph as text after every pass.  With ``report=True`` the build report
+    is attached as ``module.build_report``.
+    """
+    from ._compile import compile_model
+
+    return compile_model(model, target, input_shapes=input_shapes, dump_ir=dump_ir)
+
+
+def load(path):
+    """Load an artifact exported by ``Module.export`` or ``tc-build``."""
+    from .runtime.module import load as _load
+
+    return _load(path)
+
+
+def __getattr__(name):
+    if name == "Module":
+        from .runtime.module import Module
+
+        return Module
+    if name == "Target":
+        from .targets.target import Target
+
+        return Target
+    raise AttributeError(f"module 'tc' has no attribute {name!r}")

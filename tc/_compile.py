@@ -1,0 +1,37 @@
+"""``tc.compile``: a model in, a loaded Module out (the artifact lives in a temp folder)."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+
+
+def compile_model(model, target="llvm", *, input_shapes=None, dump_ir=None, output_path=None):
+    """Import ``model``, build it for ``target`` and load the result.
+
+    Returns the Module with ``build_report`` (a ``BuildReport``) attached.  Without
+    ``output_path`` the library is written to a temporary folder removed with the Module.
+    """
+    from .compiler.build import build
+    from .frontends.onnx import from_onnx
+    from .runtime.module import load
+    from .targets.target import Target
+
+    target = target if isinstance(target, Target) else Target.parse(target)
+    graph = from_onnx(model, input_shapes=input_shapes)
+    tmpdir = None
+    if output_path is None:
+        tmpdir = tempfile.mkdtemp(prefix="tc-build-")
+        output_path = os.path.join(tmpdir, "model.so")
+    try:
+        report = build(graph, target, str(output_path), dump_dir=dump_ir)
+        module = load(output_path)
+    except BaseException:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
+    module.build_report = report
+    if tmpdir:
+        weakref.finalize(module, shutil.rmtree, tmpdir, True)
+    return module

@@ -1,0 +1,175 @@
+"""The driver: Graph -> passes -> per-group lowering -> code generation -> artifact.
+
+    graph = from_onnx(model)
+    result = build(graph, Target.parse("llvm"), "out/model.so")
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import __version__
+from . import aot_plan as P
+from .graph.ir import Graph, Value
+from .passes.eliminate import eliminate
+from .passes.fold_constants import fold_constants
+from .passes.fuse import Group, partition
+from .passes.manager import PassRecord, run_passes
+from .passes.plan_memory import Lifetime, MemoryPlan, plan_memory
+
+
+def default_pipeline():
+    """The graph passes ``build`` runs, in order, as (name, function) pairs."""
+    return [("fold_constants", fold_constants), ("eliminate", eliminate)]
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for ``tc-build`` summaries and ``--report``."""
+
+    passes: list[PassRecord] = field(default_factory=list)
+    kernels: int = 0              # kernel calls in the AOT entry
+    unique_kernels: int = 0       # distinct compiled functions
+    memory: MemoryPlan | None = None
+    constant_bytes: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def group_to_te(group: Group, graph_constants) -> tuple[list, list]:
+    """The TE program of a group: (placeholders for its inputs, tensors of its outputs).
+
+    Placeholders are named ``in0, in1, ...`` so that groups computing the same workload
+    produce identical programs (and share one compiled kernel).
+    """
+    from .ops.registry import lookup_op
+    from . import te
+
+    tensors: dict[str, object] = {}
+    placeholders = []
+    for i, v in enumerate(group.inputs):
+        t = te.placeholder(v.type.shape, v.type.dtype, f"in{i}")
+        tensors[v.name] = t
+        placeholders.append(t)
+    for node in group.nodes:
+        outs = lookup_op(node.op).compute([tensors[v.name] for v in node.inputs], node.attr_dict)
+        for v, t in zip(node.outputs, outs):
+            if tuple(t.shape) != v.type.shape or t.dtype != v.type.dtype:
+                raise AssertionError(
+                    f"{node.op} compute for node {node.name!r} gives {t.dtype}{list(t.shape)}, "
+                    f"inference says {v.type}")
+            tensors[v.name] = t
+    return placeholders, [tensors[v.name] for v in group.outputs]
+
+
+def lower_group(group: Group, graph: Graph, target, name: str):
+    """Schedule (default strategy) and lower one group into a PrimFunc called ``name``."""
+    from .schedule import default_schedule, lower
+
+    placeholders, outputs = group_to_te(group, graph.constants)
+    sch = default_schedule(outputs, target)
+    return lower(sch, placeholders + outputs, name)
+
+
+def _func_key(func) -> str:
+    from .loops.ir import PrimFunc
+
+    return str(PrimFunc("kernel", func.params, func.body, func.attrs))
+
+
+def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -> BuildReport:
+    """Compile ``graph`` for ``target`` into the shared library ``output_path``."""
+    from ..targets.llvm import build_llvm
+    from .artifact import write_artifact
+
+    report = BuildReport()
+    t0 = time.perf_counter()
+    graph, report.passes = run_passes(graph, default_pipeline(), dump_dir=dump_dir)
+    report.seconds["passes"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    groups = partition(graph)
+    funcs, call_names = [], []
+    by_key: dict[str, str] = {}
+    for i, group in enumerate(groups):
+        func = lower_group(group, graph, target, f"tc_k{i}_{group.name}"[:60])
+        key = _func_key(func)
+        if key not in by_key:
+            by_key[key] = func.name
+            funcs.append(func)
+        call_names.append(by_key[key])
+    report.seconds["lower"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    artifact = build_llvm(funcs, target)
+    report.seconds["codegen"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    plan, report.memory = make_execution_plan(graph, groups, call_names, target)
+    report.constant_bytes = len(plan.constants)
+    report.kernels, report.unique_kernels = len(groups), len(funcs)
+    write_artifact(output_path, artifact.object_code, plan)
+    report.seconds["link"] = time.perf_counter() - t0
+    return report
+
+
+def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str],
+                        target) -> tuple[P.ExecutionPlan, MemoryPlan]:
+    """Resolve every kernel argument to an input, output, arena slot or constant."""
+    input_pos = {v.name: i for i, v in enumerate(graph.inputs)}
+    output_pos: dict[str, int] = {}
+    for j, v in enumerate(graph.outputs):
+        output_pos.setdefault(v.name, j)
+    used_constants = {v.name: graph.constants[v.name] for g in groups for v in g.inputs
+                      if v.name in graph.constants}
+    used_constants.update({v.name: graph.constants[v.name] for v in graph.outputs
+                           if v.name in graph.constants})
+    blob, const_offsets = P.pack_constants(used_constants)
+
+    memory = plan_memory(_lifetimes(graph, groups, input_pos, output_pos, const_offsets))
+
+    def ref(v: Value) -> P.TensorRef:
+        if v.name in input_pos:
+            return P.TensorRef(P.INPUT, input_pos[v.name])
+        if v.name in output_pos:
+            return P.TensorRef(P.OUTPUT, output_pos[v.name])
+        if v.name in const_offsets:
+            return P.TensorRef(P.CONSTANT, const_offsets[v.name])
+        return P.TensorRef(P.WORKSPACE, memory.offsets[v.name])
+
+    steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs))
+                   for g, name in zip(groups, call_names)]
+    # outputs not written by a kernel: graph inputs, constants, or an output listed twice
+    for j, v in enumerate(graph.outputs):
+        if output_pos[v.name] != j or v.name in input_pos or v.name in const_offsets:
+            steps.append(P.Copy(ref(v), P.TensorRef(P.OUTPUT, j), v.type.nbytes))
+
+    plan = P.ExecutionPlan(
+        inputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.inputs),
+        outputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.outputs),
+        steps=tuple(steps),
+        workspace_bytes=memory.arena_bytes,
+        constants=blob,
+        metadata={"target": str(target), "tc_version": __version__, "graph": graph.name},
+    )
+    return plan, memory
+
+
+def _lifetimes(graph, groups, input_pos, output_pos, const_offsets) -> list[Lifetime]:
+    start: dict[str, int] = {}
+    end: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    external = set(input_pos) | set(output_pos) | set(const_offsets)
+    for step, g in enumerate(groups):
+        for v in g.outputs:
+            if v.name not in external:
+                start[v.name], end[v.name], sizes[v.name] = step, step, v.type.nbytes
+        for v in g.inputs:
+            if v.name in start:
+                end[v.name] = step
+    return [Lifetime(n, sizes[n], start[n], end[n]) for n in start]

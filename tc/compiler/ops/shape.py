@@ -1,0 +1,250 @@
+"""Shape and data-movement ops (injective): Reshape, Flatten, Transpose, Concat, Unsqueeze,
+Squeeze, Identity, Dropout, ConstantOfShape, Shape.
+
+Canonical attributes (data-dependent ONNX inputs are resolved by the frontend):
+- Reshape(X; shape): the full output shape, no 0 or -1.
+- Flatten(X; axis): 0 <= axis <= rank; output (prod(shape[:axis]), prod(shape[axis:])).
+- Transpose(X; perm): a permutation of range(rank), always present.
+- Concat(X...; axis): non-negative.
+- Unsqueeze(X; axes): sorted, non-negative positions in the *output*.
+- Squeeze(X; axes): sorted, non-negative positions in the input, each of size 1.
+- Identity(X), Dropout(X): no attributes; Dropout is inference-mode (identity), one output.
+- ConstantOfShape(; shape, value, dtype): no inputs; ``value`` a Python scalar and
+  ``dtype`` a numpy dtype name.
+- Shape(X; start, end): 0 <= start <= end <= rank; int64 output of X's dims[start:end].
+TE tag of every stage: "injective".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.ir import TensorType
+from .. import te
+from ..te import expr as E
+from .common import clamp_index, define_op, normalize_axis, same_dtype
+from .registry import OpPattern
+
+
+def _injective(name: str, infer, reference, index_map, doc: str):
+    """Register an op whose single output reads X at ``index_map(x, out_shape, attrs, i)``."""
+
+    def compute(inputs, attrs):
+        (x,) = inputs
+        shape = infer([TensorType(x.shape, x.dtype)], attrs)[0].shape
+        return [te.compute(shape, lambda *i: x[index_map(x, shape, attrs, i)], name.lower(),
+                           tag="injective")]
+
+    define_op(name, infer, reference, compute, OpPattern.INJECTIVE, doc)
+
+
+def _unravel(flat: E.Expr, shape) -> tuple:
+    """Row-major indices of ``flat`` in ``shape``."""
+    out, stride = [], 1
+    for dim in reversed(shape):
+        out.append(E.const(0) if dim == 1 else (flat // E.const(stride)) % E.const(dim))
+        stride *= dim
+    return tuple(reversed(out))
+
+
+def _ravel(indices, shape) -> E.Expr:
+    flat, stride = E.const(0), 1
+    for i, dim in zip(reversed(indices), reversed(shape)):
+        if dim != 1:
+            flat = flat + i * E.const(stride) if stride != 1 else flat + i
+        stride *= dim
+    return flat
+
+
+def _reshape_index(x, shape, attrs, i):
+    return _unravel(_ravel(i, shape), x.shape)
+
+
+# --- Reshape / Flatten -----------------------------------------------------------------
+
+def _reshape_infer(types, attrs):
+    (x,) = types
+    shape = tuple(int(d) for d in attrs["shape"])
+    if any(d < 0 for d in shape) or int(np.prod(shape)) != x.size:
+        raise ValueError(f"cannot reshape {x.shape} ({x.size} elements) to {shape}; the "
+                         "canonical Reshape shape has no 0 or -1")
+    return [TensorType(shape, x.dtype)]
+
+
+_injective("Reshape", _reshape_infer, lambda xs, a: [xs[0].reshape(tuple(a["shape"]))],
+           _reshape_index, "Reshape(X; shape): full target shape.")
+
+
+def _flatten_shape(shape, attrs):
+    axis = int(attrs.get("axis", 1))
+    if not 0 <= axis <= len(shape):
+        raise ValueError(f"Flatten axis {axis} out of range for rank {len(shape)}")
+    return (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
+
+
+_injective("Flatten", lambda t, a: [TensorType(_flatten_shape(t[0].shape, a), t[0].dtype)],
+           lambda xs, a: [xs[0].reshape(_flatten_shape(xs[0].shape, a))],
+           _reshape_index, "Flatten(X; axis): to 2-D at axis.")
+
+
+# --- Transpose -------------------------------------------------------------------------
+
+def _perm(rank, attrs):
+    perm = tuple(attrs.get("perm", range(rank - 1, -1, -1)))
+    if sorted(perm) != list(range(rank)):
+        raise ValueError(f"Transpose perm {perm} is not a permutation of rank {rank}")
+    return perm
+
+
+def _transpose_index(x, shape, attrs, i):
+    perm = _perm(x.ndim, attrs)
+    idx = [None] * x.ndim
+    for out_dim, in_dim in enumerate(perm):
+        idx[in_dim] = i[out_dim]
+    return tuple(idx)
+
+
+_injective("Transpose",
+           lambda t, a: [TensorType(tuple(t[0].shape[p] for p in _perm(len(t[0].shape), a)),
+                                    t[0].dtype)],
+           lambda xs, a: [np.transpose(xs[0], _perm(xs[0].ndim, a))],
+           _transpose_index, "Transpose(X; perm).")
+
+
+# --- Unsqueeze / Squeeze ---------------------------------------------------------------
+
+def _unsqueeze_shape(shape, attrs):
+    rank = len(shape) + len(attrs["axes"])
+    axes = sorted(normalize_axis(a, rank, "Unsqueeze axis") for a in attrs["axes"])
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"Unsqueeze axes {attrs['axes']} repeat")
+    rest = iter(shape)
+    return tuple(1 if d in axes else next(rest) for d in range(rank))
+
+
+def _unsqueeze_index(x, shape, attrs, i):
+    axes = {normalize_axis(a, len(shape)) for a in attrs["axes"]}
+    return tuple(v for d, v in enumerate(i) if d not in axes)
+
+
+_injective("Unsqueeze", lambda t, a: [TensorType(_unsqueeze_shape(t[0].shape, a), t[0].dtype)],
+           lambda xs, a: [xs[0].reshape(_unsqueeze_shape(xs[0].shape, a))],
+           _unsqueeze_index, "Unsqueeze(X; axes): axes index the output.")
+
+
+def _squeeze_axes(shape, attrs):
+    axes = {normalize_axis(a, len(shape), "Squeeze axis") for a in attrs["axes"]}
+    if any(shape[a] != 1 for a in axes):
+        raise ValueError(f"Squeeze axes {attrs['axes']} of shape {shape} are not all size 1")
+    return axes
+
+
+def _squeeze_shape(shape, attrs):
+    axes = _squeeze_axes(shape, attrs)
+    return tuple(s for d, s in enumerate(shape) if d not in axes)
+
+
+def _squeeze_index(x, shape, attrs, i):
+    axes, rest = _squeeze_axes(x.shape, attrs), iter(i)
+    return tuple(E.const(0) if d in axes else next(rest) for d in range(x.ndim))
+
+
+_injective("Squeeze", lambda t, a: [TensorType(_squeeze_shape(t[0].shape, a), t[0].dtype)],
+           lambda xs, a: [xs[0].reshape(_squeeze_shape(xs[0].shape, a))],
+           _squeeze_index, "Squeeze(X; axes): axes index the input, each of size 1.")
+
+
+# --- Identity / Dropout ----------------------------------------------------------------
+
+for _name in ("Identity", "Dropout"):
+    _injective(_name, lambda t, a: [t[0]], lambda xs, a: [xs[0].copy()],
+               lambda x, shape, attrs, i: tuple(i),
+               f"{_name}(X): the input unchanged (Dropout in inference mode).")
+
+
+# --- Concat ----------------------------------------------------------------------------
+
+def _concat_infer(types, attrs):
+    if not types:
+        raise ValueError("Concat needs at least one input")
+    rank = len(types[0].shape)
+    axis = normalize_axis(attrs["axis"], rank, "Concat axis")
+    for t in types:
+        if len(t.shape) != rank or any(a != b for d, (a, b) in enumerate(zip(t.shape, types[0].shape))
+                                       if d != axis):
+            raise ValueError(f"Concat on axis {axis}: shapes {[t.shape for t in types]} differ "
+                             "off the axis")
+    shape = list(types[0].shape)
+    shape[axis] = sum(t.shape[axis] for t in types)
+    return [TensorType(tuple(shape), same_dtype(types, "Concat"))]
+
+
+def _concat_compute(inputs, attrs):
+    axis = normalize_axis(attrs["axis"], inputs[0].ndim)
+    shape = _concat_infer([TensorType(t.shape, t.dtype) for t in inputs], attrs)[0].shape
+
+    def body(*i):
+        offsets = np.cumsum([0] + [t.shape[axis] for t in inputs])
+        out = None
+        for t, lo in reversed(list(zip(inputs, offsets))):  # build the Select chain inside out
+            j = i[axis] - E.const(int(lo))
+            read = t[i[:axis] + (clamp_index(j, t.shape[axis]),) + i[axis + 1:]]
+            out = read if out is None else E.select(E.lt(i[axis], E.const(int(lo) + t.shape[axis])),
+                                                    read, out)
+        return out
+
+    return [te.compute(shape, body, "concat", tag="injective", attrs={"axis": axis})]
+
+
+define_op("Concat", _concat_infer,
+          lambda xs, a: [np.concatenate(xs, axis=normalize_axis(a["axis"], xs[0].ndim))],
+          _concat_compute, OpPattern.INJECTIVE, "Concat(X...; axis).")
+
+
+# --- ConstantOfShape / Shape -----------------------------------------------------------
+
+def _cos_infer(types, attrs):
+    if types:
+        raise ValueError("canonical ConstantOfShape takes no inputs: its shape is an attribute")
+    return [TensorType(tuple(attrs["shape"]), attrs.get("dtype", "float32"))]
+
+
+def _cos_compute(inputs, attrs):
+    dtype = attrs.get("dtype", "float32")
+    return [te.compute(tuple(attrs["shape"]), lambda *i: E.const(attrs.get("value", 0), dtype),
+                       "constant_of_shape", tag="injective")]
+
+
+define_op("ConstantOfShape", _cos_infer,
+          lambda xs, a: [np.full(tuple(a["shape"]), a.get("value", 0), a.get("dtype", "float32"))],
+          _cos_compute, OpPattern.INJECTIVE, "ConstantOfShape(; shape, value, dtype).")
+
+
+def _shape_range(rank, attrs):
+    start, end = int(attrs.get("start", 0)), int(attrs.get("end", rank))
+    if not 0 <= start <= end <= rank:
+        raise ValueError(f"Shape start={start}, end={end} is not a range of rank {rank}")
+    return start, end
+
+
+def _shape_infer(types, attrs):
+    start, end = _shape_range(len(types[0].shape), attrs)
+    return [TensorType((end - start,), "int64")]
+
+
+def _shape_compute(inputs, attrs):
+    (x,) = inputs
+    start, end = _shape_range(x.ndim, attrs)
+    dims = x.shape[start:end]
+
+    def body(i):
+        out = E.const(dims[-1] if dims else 0)
+        for d in range(len(dims) - 2, -1, -1):
+            out = E.select(E.eq(i, E.const(d)), E.const(dims[d]), out)
+        return out
+
+    return [te.compute((end - start,), body, "shape", tag="injective")]
+
+
+define_op("Shape", _shape_infer,
+          lambda xs, a: [np.array(xs[0].shape[slice(*_shape_range(xs[0].ndim, a))], np.int64)],
+          _shape_compute, OpPattern.INJECTIVE, "Shape(X; start, end).")

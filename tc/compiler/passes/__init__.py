@@ -1,0 +1,1 @@
+"""Graph -> Graph passes and the pass manager that runs them."""

@@ -1,0 +1,192 @@
+"""Default schedules: a reasonable loop structure for any TE program, no tuning needed.
+
+Rules, applied per stage:
+
+1. Injective intermediates (tags "elemwise", "broadcast", "injective", "pad") are inlined
+   into their readers.
+2. "conv2d" (NCHW; axes n, oc, oy, ox; reduce ic, ky, kx): ``oc`` is blocked by 4 and
+   ``ox`` split by the vector width; order ``(n, oc_o, oy) fused+parallel, ox_o, ic, ky,
+   kx, oc_i unrolled, ox_i vectorized`` (each input vector feeds 4 output channels).
+3. "matmul" (axes ..., i, j; reduce k): ``(..., i, j_o) fused+parallel, k, j_i
+   vectorized``.
+4. A conv2d/matmul whose only reader is an elementwise epilogue (bias, activation,
+   residual) indexing it at the same point is computed at the epilogue's parallel loop,
+   so its result lives in a small per-task buffer instead of a whole tensor.
+5. Everything else (pool, reduce, softmax parts, outputs of injective groups): the
+   innermost spatial axis is split by the vector width (inner part vectorized), the
+   outer spatial axes are fused and run in parallel when the stage has enough work, and
+   reduce loops go between the two.
+"""
+from __future__ import annotations
+
+from ..te import expr as E
+from ..te.tensor import Tensor
+from .inline import effective_reads, inline_expand
+from .schedule import Schedule, Stage, create_schedule
+
+INLINE_TAGS = ("elemwise", "broadcast", "injective", "pad")
+#: below this many loop iterations a stage runs serially (a task must pay for itself)
+MIN_PARALLEL_WORK = 16384
+DEFAULT_LANES = 8
+
+
+def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
+    """A schedule for ``outputs`` following the module rules; ``target`` needs only
+    ``vector_width(dtype) -> int`` (None means 8 lanes)."""
+    sch = create_schedule(outputs)
+    for st in sch.stages:
+        if st.op.tag in INLINE_TAGS and not st.is_output and not st.is_reduction:
+            st.compute_inline()
+    cache: dict = {}
+    readers: dict[int, list[Stage]] = {}
+    for st in sch.stages:
+        if st.attach != "inline":
+            for t in effective_reads(sch, st, cache):
+                readers.setdefault(id(t), []).append(st)
+
+    epilogue_of: dict[int, Stage] = {}
+    for st in sch.stages:
+        if st.attach != "inline" and st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
+            ep = _epilogue(sch, st, readers.get(id(st.tensor), []), cache)
+            if ep is not None and ep not in epilogue_of.values():
+                epilogue_of[id(st)] = ep
+    is_epilogue = {id(ep) for ep in epilogue_of.values()}
+
+    for st in reversed(sch.stages):
+        if st.attach == "inline" or id(st) in is_epilogue:
+            continue
+        lanes = _lanes(target, st.tensor.dtype)
+        if st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
+            shape_fn = _conv_shape if st.op.tag == "conv2d" else _matmul_shape
+            epilogue, attached = epilogue_of.get(id(st)), False
+            if epilogue is not None:
+                outer = shape_fn(epilogue, lanes, compute=False)
+                if outer is not None:
+                    st.compute_at(epilogue, outer)
+                    attached = True
+            shape_fn(st, lanes, compute=True, parallel=not attached)
+        else:
+            _generic(st, lanes)
+    return sch
+
+
+def _lanes(target, dtype: str) -> int:
+    if target is None:
+        return DEFAULT_LANES
+    return max(int(target.vector_width(dtype)), 1)
+
+
+def _is_conv_or_matmul(st: Stage) -> bool:
+    if not st.is_reduction:
+        return False
+    if st.op.tag == "conv2d":
+        return len(st.op.axes) == 4
+    return len(st.op.axes) >= 2
+
+
+def _epilogue(sch: Schedule, st: Stage, readers: list[Stage], cache: dict) -> Stage | None:
+    """The single elementwise stage reading ``st`` at its own indices, if there is one."""
+    if st.is_output or len(readers) != 1:
+        return None
+    ep = readers[0]
+    if ep.attach != "root" or ep.is_reduction or tuple(ep.tensor.shape) != tuple(st.tensor.shape):
+        return None
+    own = tuple(a.var for a in ep.op.axes)
+    for n in E.walk(inline_expand(sch, ep, cache)):
+        if isinstance(n, E.TensorRead) and n.tensor is st.tensor:
+            if len(n.indices) != len(own) or any(i is not v for i, v in zip(n.indices, own)):
+                return None
+    return ep
+
+
+def vector_factor(extent: int, lanes: int) -> int | None:
+    """The inner split factor for vectorizing an axis of ``extent``: the lane count when
+    it divides, the whole axis when it is short, else a divisor in [lanes/2, lanes]
+    (no tail), else the lane count (with a tail).  None when not worth vectorizing."""
+    if lanes <= 1 or extent < 2:
+        return None
+    if extent % lanes == 0:
+        return lanes
+    if extent <= lanes:
+        return extent
+    for d in range(lanes, max(lanes // 2, 2) - 1, -1):
+        if extent % d == 0:
+            return d
+    return lanes
+
+
+def _split_vector(st: Stage, axis, lanes: int):
+    """Split ``axis`` for vectors; returns (outer or None, inner or None)."""
+    f = vector_factor(axis.extent, lanes)
+    if f is None:
+        return axis, None
+    if f == axis.extent:
+        return None, axis
+    return st.split(axis, f)
+
+
+def _fuse_all(st: Stage, axes: list):
+    axes = [a for a in axes if a is not None]
+    if not axes:
+        return None
+    fused = axes[0]
+    for a in axes[1:]:
+        fused = st.fuse(fused, a)
+    return fused
+
+
+def _work(st: Stage) -> int:
+    n = 1
+    for a in st.root_axes:
+        n *= a.extent
+    return n
+
+
+def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
+    """Shape a conv2d stage (or its epilogue, ``compute=False``); returns the parallel axis."""
+    n, oc, oy, ox = st.op.axes
+    reduce = list(st.op.reduce_axes) if compute else []
+    block = next((b for b in (4, 2) if oc.extent % b == 0 and oc.extent > b), None)
+    oc_o, oc_i = st.split(oc, block) if block else (oc, None)
+    ox_o, ox_i = _split_vector(st, ox, lanes)
+    order = [n, oc_o, oy, ox_o] + reduce + [oc_i, ox_i]
+    st.reorder(*[a for a in order if a is not None])
+    # an epilogue task covers a row of vectors, so the whole of ox_o is fused in
+    outer = _fuse_all(st, [n, oc_o, oy] + ([] if compute else [ox_o]))
+    if oc_i is not None and compute:
+        st.unroll(oc_i)
+    if ox_i is not None:
+        st.vectorize(ox_i)
+    if parallel and (not compute or _work(st) >= MIN_PARALLEL_WORK):
+        st.parallel(outer)
+    return outer
+
+
+def _matmul_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
+    """Shape a matmul stage (or its epilogue); returns the parallel axis."""
+    spatial = list(st.op.axes)
+    reduce = list(st.op.reduce_axes) if compute else []
+    j_o, j_i = _split_vector(st, spatial[-1], lanes)
+    order = spatial[:-1] + [j_o] + reduce + [j_i]
+    st.reorder(*[a for a in order if a is not None])
+    outer = _fuse_all(st, spatial[:-1] + [j_o])
+    if j_i is not None:
+        st.vectorize(j_i)
+    if parallel and outer is not None and (not compute or _work(st) >= MIN_PARALLEL_WORK):
+        st.parallel(outer)
+    return outer
+
+
+def _generic(st: Stage, lanes: int) -> None:
+    spatial = list(st.op.axes)
+    if not spatial:
+        return
+    reduce = list(st.op.reduce_axes)
+    outer_last, inner = _split_vector(st, spatial[-1], lanes)
+    order = spatial[:-1] + [outer_last] + reduce + [inner]
+    st.reorder(*[a for a in order if a is not None])
+    outer = _fuse_all(st, spatial[:-1] + [outer_last])
+    if inner is not None:
+        st.vectorize(inner)
+    if outer is not None and _work(st) >= MIN_PARALLEL_WORK:
+        st.parallel(outer)

@@ -1,0 +1,31 @@
+"""What a stage computes once the stages marked ``compute_inline`` are substituted."""
+from __future__ import annotations
+
+from ..te import expr as E
+from .schedule import Schedule, Stage
+
+
+def inline_expand(sch: Schedule, st: Stage, cache: dict | None = None) -> E.Expr:
+    """``st``'s body with every read of an inlined stage replaced by that stage's body
+    (index-substituted), recursively.  ``cache`` (id(tensor) -> Expr) may be shared."""
+    cache = {} if cache is None else cache
+    key = id(st.tensor)
+    if key not in cache:
+        def fn(n):
+            if isinstance(n, E.TensorRead):
+                prod = sch.stage_of(n.tensor)
+                if prod is not None and prod.attach == "inline":
+                    body = inline_expand(sch, prod, cache)
+                    return E.substitute(body, {a.var: i for a, i in zip(prod.op.axes, n.indices)})
+            return n
+        cache[key] = E.post_order_rewrite(st.op.body, fn)
+    return cache[key]
+
+
+def effective_reads(sch: Schedule, st: Stage, cache: dict | None = None) -> list:
+    """The tensors ``st`` reads once inlined stages are substituted, in first-read order."""
+    seen: dict = {}
+    for n in E.walk(inline_expand(sch, st, cache)):
+        if isinstance(n, E.TensorRead):
+            seen.setdefault(id(n.tensor), n.tensor)
+    return list(seen.values())
