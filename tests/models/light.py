@@ -35,6 +35,15 @@ def reference_outputs(name: str, count: int) -> list[np.ndarray]:
     return outs
 
 
+def ort_session(model: onnx.ModelProto):
+    """An onnxruntime CPU session for ``model``, quiet about unused initializers."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
 def with_random_weights(model: onnx.ModelProto, seed: int = 0) -> onnx.ModelProto:
     """A copy whose ConstantOfShape-built weights are random initializers instead.
 

@@ -6,8 +6,8 @@ import pytest
 
 import tc
 
-from .light import (ATOL, LIGHT_MODELS, RTOL, model_path, reference_outputs, runner_inputs,
-                    with_random_weights)
+from .light import (ATOL, LIGHT_MODELS, RTOL, model_path, ort_session, reference_outputs,
+                    runner_inputs, with_random_weights)
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,11 @@ def test_light_model_matches_reference_output(name):
 
 @pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "resnet50", "inception_v1"])
 def test_light_model_with_random_weights_matches_onnxruntime(name):
-    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime")
     model = with_random_weights(onnx.load(model_path(name)), seed=1)
     rng = np.random.default_rng(2)
     inputs = [rng.uniform(-1, 1, s).astype(np.float32) for s in [(1, 3, 224, 224)]]
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort_session(model)
     expected = sess.run(None, {sess.get_inputs()[0].name: inputs[0]})
     outputs = tc.compile(model).run(inputs)
     for out, ref in zip(outputs, expected):

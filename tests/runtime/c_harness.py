@@ -76,6 +76,7 @@ def _run(artifact, input_files, output_dir, threads, repeat, timeout):
     if len(input_files) != len(meta["inputs"]):
         raise ValueError(f"{artifact} takes {len(meta['inputs'])} inputs, "
                          f"got {len(input_files)} files")
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
     args = [str(build_harness()), "run", str(artifact), "-r", str(repeat)]
     if threads is not None:
         args += ["-t", str(threads)]

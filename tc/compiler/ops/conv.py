@@ -72,10 +72,22 @@ def _reference(xs, attrs):
     return [out]
 
 
+def _lift_1d(t):
+    """View a rank-3 (N, C, W) tensor as rank 4 (N, C, 1, W)."""
+    return te.compute(t.shape[:2] + (1, t.shape[2]), lambda a, b, h, x_: t[a, b, x_],
+                      f"{t.name}_2d", tag="injective")
+
+
 def _compute(inputs, attrs):
     x, w = inputs[:2]
+    if x.ndim == 3:  # a 1-D convolution is a 2-D one over a height of 1
+        (s,), (pb, pe), (d,), group = conv_attrs(attrs, 1)
+        attrs2d = dict(attrs, strides=(1, s), pads=(0, pb, 0, pe), dilations=(1, d))
+        out4, = _compute([_lift_1d(x), _lift_1d(w)] + list(inputs[2:]), attrs2d)
+        return [te.compute((out4.shape[0], out4.shape[1], out4.shape[3]),
+                           lambda n, c, x_: out4[n, c, 0, x_], "conv1d", tag="injective")]
     if x.ndim != 4:
-        raise NotImplementedError(f"Conv's TE compute is 2-D; got input rank {x.ndim}")
+        raise NotImplementedError(f"Conv's TE compute handles 1-D and 2-D; got input rank {x.ndim}")
     (sh, sw), pads, (dh, dw), group = conv_attrs(attrs, 2)
     oc, icg, kh, kw = w.shape
     ocg = oc // group
