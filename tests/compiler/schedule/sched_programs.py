@@ -70,19 +70,25 @@ def random_inputs(tensors, seed=0):
     return [(rng.standard_normal(t.shape) + 0.5).astype(t.dtype) for t in tensors]
 
 
-def run(sch, inputs, output, name="kernel", data=None):
-    """Lower, verify and interpret; returns (output array, PrimFunc)."""
+def run(sch, inputs, output, name="kernel", data=None, executor="interpret"):
+    """Lower, verify and execute with the loop-IR interpreter ("interpret") or LLVM code
+    generation ("llvm"); returns (output array, PrimFunc)."""
     func = lower(sch, list(inputs) + [output], name)
     verify_primfunc(func)
     data = data if data is not None else random_inputs(inputs)
     out = np.full(output.shape, np.nan, output.dtype)
-    run_primfunc(func, list(data) + [out])
+    if executor == "llvm":
+        from tests.targets.jit import jit_run
+
+        jit_run(func, list(data) + [out])
+    else:
+        run_primfunc(func, list(data) + [out])
     return out, func
 
 
-def check(sch, inputs, output, ref, rtol=1e-4, atol=1e-4):
+def check(sch, inputs, output, ref, rtol=1e-4, atol=1e-4, executor="interpret"):
     """Run ``sch`` and compare with the numpy ``ref``; returns the PrimFunc."""
     data = random_inputs(inputs)
-    out, func = run(sch, inputs, output, data=data)
+    out, func = run(sch, inputs, output, data=data, executor=executor)
     np.testing.assert_allclose(out, ref(*data), rtol=rtol, atol=atol)
     return func

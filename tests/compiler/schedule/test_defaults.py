@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sched_programs import check, conv2d, elemwise, matmul, row_sum
+from tests.compiler.schedule.sched_programs import check, conv2d, elemwise, matmul, row_sum
 
 from tc.compiler import te
 from tc.compiler.loops import ir as L
@@ -24,10 +24,11 @@ def _loops(func):
     (matmul, {"M": 2, "K": 3, "N": 16}), (matmul, {"epilogue": False}), (conv2d, {}),
     (conv2d, {"W": 8, "OC": 6, "IC": 2}), (conv2d, {"W": 13, "H": 3, "OC": 3}),
 ], ids=lambda x: getattr(x, "__name__", str(x)))
-def test_default_schedule_is_correct(program, kwargs, target):
+@pytest.mark.parametrize("executor", ["interpret", "llvm"])
+def test_default_schedule_is_correct(program, kwargs, target, executor):
     inputs, out, ref = program(**kwargs)
     sch = default_schedule([out], target)
-    check(sch, inputs, out, ref)
+    check(sch, inputs, out, ref, executor=executor)
     # a default schedule is replayable like a tuned one
     again = apply_steps(create_schedule([out]), sch.steps)
     assert str(lower(again, inputs + [out], "f")) == str(lower(sch, inputs + [out], "f"))

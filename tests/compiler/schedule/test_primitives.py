@@ -1,6 +1,6 @@
 import pytest
 
-from sched_programs import check, conv2d, elemwise, matmul, row_sum
+from tests.compiler.schedule.sched_programs import check, conv2d, elemwise, matmul, row_sum
 
 from tc.compiler.loops import ir as L
 from tc.compiler.schedule import ScheduleError, apply_steps, create_schedule, lower
@@ -74,13 +74,15 @@ TRANSFORMS = [t_none, t_split_divisible, t_split_nondivisible, t_tile_reorder,
 PROGRAMS = [elemwise, row_sum, matmul, conv2d]
 
 
+@pytest.mark.parametrize("executor", ["interpret", "llvm"])
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
 @pytest.mark.parametrize("transform", TRANSFORMS, ids=lambda t: t.__name__)
-def test_transform_keeps_results(program, transform):
+def test_transform_keeps_results(program, transform, executor):
+    """TE -> schedule -> loops -> (interpreter | LLVM machine code) against numpy."""
     inputs, out, ref = program()
     sch = create_schedule([out])
     transform(sch, out)
-    check(sch, inputs, out, ref)
+    check(sch, inputs, out, ref, executor=executor)
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
