@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,8 +16,9 @@ from .graph.ir import Graph, Value
 from .passes.eliminate import eliminate
 from .passes.fold_constants import fold_constants
 from .passes.fuse import Group, partition
+from .passes.inplace import inplace_pairs
 from .passes.manager import PassRecord, run_passes
-from .passes.plan_memory import Lifetime, MemoryPlan, plan_memory
+from .passes.plan_memory import Lifetime, MemoryPlan, aligned_size, plan_memory
 
 
 def default_pipeline():
@@ -131,7 +132,13 @@ def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str]
                            if v.name in graph.constants})
     blob, const_offsets = P.pack_constants(used_constants)
 
-    memory = plan_memory(_lifetimes(graph, groups, input_pos, output_pos, const_offsets))
+    storage = _storage_roots(inplace_pairs(graph, groups))
+    lifetimes = _lifetimes(graph, groups, input_pos, output_pos, const_offsets, storage)
+    memory = plan_memory(lifetimes)
+    # the naive figure gives every intermediate tensor its own slot, in-place or not
+    external = set(input_pos) | set(output_pos) | set(const_offsets)
+    memory = replace(memory, naive_bytes=sum(
+        aligned_size(v.type.nbytes) for g in groups for v in g.outputs if v.name not in external))
 
     def ref(v: Value) -> P.TensorRef:
         if v.name in input_pos:
@@ -140,7 +147,7 @@ def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str]
             return P.TensorRef(P.OUTPUT, output_pos[v.name])
         if v.name in const_offsets:
             return P.TensorRef(P.CONSTANT, const_offsets[v.name])
-        return P.TensorRef(P.WORKSPACE, memory.offsets[v.name])
+        return P.TensorRef(P.WORKSPACE, memory.offsets[storage.get(v.name, v.name)])
 
     steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs))
                    for g, name in zip(groups, call_names)]
@@ -160,7 +167,20 @@ def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str]
     return plan, memory
 
 
-def _lifetimes(graph, groups, input_pos, output_pos, const_offsets) -> list[Lifetime]:
+def _storage_roots(pairs: dict[str, str]) -> dict[str, str]:
+    """Value name -> the name of the storage it lives in, following in-place chains."""
+    roots: dict[str, str] = {}
+    for out, inp in pairs.items():
+        root = inp
+        while root in pairs:
+            root = pairs[root]
+        roots[out] = root
+    return roots
+
+
+def _lifetimes(graph, groups, input_pos, output_pos, const_offsets,
+               storage: dict[str, str]) -> list[Lifetime]:
+    """One lifetime per arena storage: from its first write to its last read."""
     start: dict[str, int] = {}
     end: dict[str, int] = {}
     sizes: dict[str, int] = {}
@@ -168,8 +188,12 @@ def _lifetimes(graph, groups, input_pos, output_pos, const_offsets) -> list[Life
     for step, g in enumerate(groups):
         for v in g.outputs:
             if v.name not in external:
-                start[v.name], end[v.name], sizes[v.name] = step, step, v.type.nbytes
+                root = storage.get(v.name, v.name)
+                start.setdefault(root, step)
+                end[root] = step
+                sizes[root] = max(sizes.get(root, 0), v.type.nbytes)
         for v in g.inputs:
-            if v.name in start:
-                end[v.name] = step
+            root = storage.get(v.name, v.name)
+            if root in start:
+                end[root] = step
     return [Lifetime(n, sizes[n], start[n], end[n]) for n in start]

@@ -1,8 +1,10 @@
 """Static memory planning: every intermediate tensor gets an offset in one arena.
 
 Tensors live from the step that produces them to the last step that reads them.
-Placement is greedy by size (largest first), each at the lowest offset that does not
-overlap a placed tensor whose lifetime intersects its own.
+Placement is greedy: tensors are taken in some order and each goes into the smallest gap
+(best fit) that no placed tensor with an intersecting lifetime occupies.  Several orders
+are tried (largest first, longest-lived first, earliest first, largest area in
+bytes x steps first) and the smallest arena wins.
 """
 from __future__ import annotations
 
@@ -29,16 +31,37 @@ class MemoryPlan:
     naive_bytes: int   # every tensor in its own slot
 
 
-def _aligned(n: int) -> int:
+def aligned_size(n: int) -> int:
+    """``n`` bytes rounded up to the arena alignment (at least one slot)."""
+    n = max(n, 1)
     return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+_ORDERS = (
+    lambda t: (-t.nbytes, t.start, t.name),
+    lambda t: (-(t.end - t.start), -t.nbytes, t.name),
+    lambda t: (t.start, -t.nbytes, t.name),
+    lambda t: (-t.nbytes * (t.end - t.start + 1), t.name),
+)
 
 
 def plan_memory(lifetimes: list[Lifetime]) -> MemoryPlan:
     """Assign arena offsets so that tensors alive at the same time never overlap."""
+    offsets, arena = min((_place(sorted(lifetimes, key=order)) for order in _ORDERS),
+                         key=lambda placement: placement[1])
+    steps = sorted({t.start for t in lifetimes})
+    lower = max((sum(aligned_size(t.nbytes) for t in lifetimes if t.start <= s <= t.end)
+                 for s in steps), default=0)
+    naive = sum(aligned_size(t.nbytes) for t in lifetimes)
+    return MemoryPlan(offsets, arena, lower, naive)
+
+
+def _place(ordered: list[Lifetime]) -> tuple[dict[str, int], int]:
+    """Best-fit placement in the given order; returns (offsets, arena bytes)."""
     placed: list[tuple[int, int, Lifetime]] = []  # (offset, size, lifetime)
     offsets: dict[str, int] = {}
-    for t in sorted(lifetimes, key=lambda t: (-t.nbytes, t.start, t.name)):
-        size = _aligned(max(t.nbytes, 1))
+    for t in ordered:
+        size = aligned_size(t.nbytes)
         busy = sorted((o, o + s) for o, s, u in placed if u.start <= t.end and t.start <= u.end)
         offset = 0
         best = None
@@ -48,9 +71,4 @@ def plan_memory(lifetimes: list[Lifetime]) -> MemoryPlan:
             offset = max(offset, hi)
         offsets[t.name] = best[0] if best else offset
         placed.append((offsets[t.name], size, t))
-    arena = max((o + s for o, s, _ in placed), default=0)
-    steps = sorted({t.start for t in lifetimes})
-    lower = max((sum(_aligned(max(t.nbytes, 1)) for t in lifetimes if t.start <= s <= t.end)
-                 for s in steps), default=0)
-    naive = sum(_aligned(max(t.nbytes, 1)) for t in lifetimes)
-    return MemoryPlan(offsets, arena, lower, naive)
+    return offsets, max((o + s for o, s, _ in placed), default=0)
