@@ -40,8 +40,13 @@ def test_reduction_and_shape_change_do_not_reuse():
     assert inplace_pairs(g, one_node_groups(g)) == {}
 
 
-def test_inplace_model_matches_onnxruntime():
+def test_inplace_model_matches_onnxruntime(monkeypatch):
     from onnx import TensorProto, helper
+
+    import tc.compiler.build
+
+    # one kernel per node, so that several kernels overwrite their inputs
+    monkeypatch.setattr(tc.compiler.build, "partition", one_node_groups)
 
     nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Sigmoid", ["a"], ["b"]),
              helper.make_node("Mul", ["b", "x"], ["c"]), helper.make_node("Tanh", ["c"], ["d"]),
