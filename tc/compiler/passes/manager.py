@@ -29,10 +29,12 @@ def run_passes(graph: Graph, passes: Sequence[tuple[str, GraphPass]],
 
     ``dump_dir`` (or the ``TC_DUMP_IR`` environment variable) receives the graph as text
     before the first pass and after every pass: ``00_input.txt``, ``01_<pass>.txt``, ...
-    ``verify_each`` runs the graph verifier after every pass (tests turn it on).
+    ``verify_each`` (or ``TC_VERIFY_PASSES=1``, which the test suite sets) runs the graph
+    verifier after every pass; a broken graph raises ``GraphError`` naming the pass.
     """
-    from ..graph.verifier import verify
+    from ..graph.verifier import GraphError, verify
 
+    verify_each = verify_each or os.environ.get("TC_VERIFY_PASSES") == "1"
     dump_dir = dump_dir or os.environ.get("TC_DUMP_IR") or None
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
@@ -44,7 +46,10 @@ def run_passes(graph: Graph, passes: Sequence[tuple[str, GraphPass]],
         graph = fn(graph)
         records.append(PassRecord(name, time.perf_counter() - t0, before, len(graph.nodes)))
         if verify_each:
-            verify(graph)
+            try:
+                verify(graph)
+            except GraphError as e:
+                raise GraphError(f"pass {name!r} broke the graph: {e}") from None
         if dump_dir:
             _dump(dump_dir, i, name, graph)
     return graph, records

@@ -26,3 +26,16 @@ def test_records_and_dump(tmp_path):
     assert files == ["00_input.txt", "01_drop.txt"]
     assert (tmp_path / "00_input.txt").read_text().count("Relu(") == 2
     assert (tmp_path / "01_drop.txt").read_text().count("Relu(") == 1
+
+
+def test_a_pass_that_breaks_the_graph_is_named():
+    import pytest
+    from dataclasses import replace
+
+    from tc.compiler.graph import GraphError
+
+    def drop_first_node(g):  # leaves the second Relu reading an undefined value
+        return replace(g, nodes=g.nodes[1:])
+
+    with pytest.raises(GraphError, match="pass 'drop_first' broke the graph"):
+        run_passes(_graph(), [("drop_first", drop_first_node)], verify_each=True)
