@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tests.models.light import LIGHT_MODELS, model_path, with_random_weights  # noqa: E402
+from tests.models.light import LIGHT_MODELS, model_path, ort_session, with_random_weights  # noqa: E402
 
 
 def conv_gemm_flops(graph) -> int:
@@ -53,8 +53,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()
 
-    import onnxruntime as ort
-
     import tc
     from tc.frontends.onnx import from_onnx
 
@@ -67,9 +65,7 @@ def main() -> None:
         mod = tc.compile(model)
         build_s = time.perf_counter() - t0
         mod.set_num_threads(args.threads)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        sess = ort_session(model, threads=args.threads)
         feed = {sess.get_inputs()[0].name: x}
         t_tc = median_seconds(lambda: mod.run([x]), args.repeat)
         t_ort = median_seconds(lambda: sess.run(None, feed), args.repeat)

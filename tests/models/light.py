@@ -35,12 +35,14 @@ def reference_outputs(name: str, count: int) -> list[np.ndarray]:
     return outs
 
 
-def ort_session(model: onnx.ModelProto):
+def ort_session(model: onnx.ModelProto, threads: int | None = None):
     """An onnxruntime CPU session for ``model``, quiet about unused initializers."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
