@@ -15,6 +15,7 @@ from . import aot_plan as P
 from .graph.ir import Graph, Value
 from .passes.eliminate import eliminate
 from .passes.fold_constants import fold_constants
+from .passes.simplify import simplify
 from .passes.fuse import Group, partition
 from .passes.inplace import inplace_pairs
 from .passes.manager import PassRecord, run_passes
@@ -23,7 +24,7 @@ from .passes.plan_memory import Lifetime, MemoryPlan, aligned_size, plan_memory
 
 def default_pipeline():
     """The graph passes ``build`` runs, in order, as (name, function) pairs."""
-    return [("fold_constants", fold_constants), ("eliminate", eliminate)]
+    return [("fold_constants", fold_constants), ("simplify", simplify), ("eliminate", eliminate)]
 
 
 @dataclass

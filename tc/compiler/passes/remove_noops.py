@@ -42,15 +42,15 @@ def passthrough(node: Node, edit: Edit) -> Value | None:
         return None
     if op in ("Identity", "Dropout") or op in RESHAPES:
         return x
+    if op in _VARIADIC:
+        return x if len(node.inputs) == 1 else None
     trivial = {
         "Transpose": lambda: tuple(node.attr("perm")) == tuple(range(len(x.type.shape))),
         "Cast": lambda: node.attr("to") == x.type.dtype,
         "Pad": lambda: not any(node.attr("pads", ())),
         "Clip": lambda: node.attr("min") is None and node.attr("max") is None,
-    }
-    if op in _VARIADIC:
-        return x if len(node.inputs) == 1 else None
-    return x if op in trivial and trivial[op]() else None
+    }.get(op)
+    return x if trivial is not None and trivial() else None
 
 
 def _neutral_operand(node: Node, edit: Edit) -> Value | None:

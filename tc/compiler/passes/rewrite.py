@@ -41,6 +41,7 @@ class Edit:
         return self.constants.get(value.name)
 
     def is_graph_output(self, value: Value) -> bool:
+        """Whether ``value`` is one of the graph's outputs (whose name must stay)."""
         return value.name in self._outputs
 
     def sole_reader(self, value: Value) -> Node | None:
@@ -111,14 +112,14 @@ class Edit:
             self._changed = True
             return True
         target = self.resolve(replacement)
-        if (target.name not in self._node_outputs or self.is_graph_output(target)
-                or target.type != value.type):
+        if target.name not in self._node_outputs or self.is_graph_output(target):
             return False
         self._alias[target.name] = value  # its producer now defines the output's name
         self._changed = True
         return True
 
     def resolve(self, value: Value) -> Value:
+        """The value that stands for ``value`` after this sweep's forwards."""
         while value.name in self._alias:
             value = self._alias[value.name]
         return value
@@ -146,4 +147,5 @@ def drop_unread_constants(graph: Graph) -> Graph:
 
 
 def is_float(value: Value) -> bool:
+    """Whether ``value`` holds floating-point numbers."""
     return np.issubdtype(np.dtype(value.type.dtype), np.floating)
