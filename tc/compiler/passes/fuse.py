@@ -15,6 +15,9 @@ along every node on the paths between them, when:
   is not OPAQUE: chains join, and an injective op or a reduction takes its producers.
 - INJECTIVE (second phase, once complex ops hold their epilogues): every group on the
   paths is at most INJECTIVE; the post-dominator's may also be a REDUCTION.
+- A reduction never takes a multi-input injective op (Concat): a window reads each
+  input element several times, and each read of an inlined concat is a select chain
+  (measured slower than writing the concat out).
 - REDUCTION and OPAQUE never join a consumer: a reduction closes its group.
 
 A merge is refused when the group would exceed ``max_group_size`` nodes, hold two
@@ -75,7 +78,8 @@ def partition(graph: Graph, max_group_size: int = MAX_GROUP_SIZE) -> list[Group]
     dfg = dataflow_graph(graph, patterns)
     exit_ = len(graph.nodes)
     ipdom = immediate_post_dominators(dfg, exit_)
-    groups = _Groups(patterns)
+    groups = _Groups(patterns, [p == OpPattern.INJECTIVE and len(n.inputs) > 1
+                                for p, n in zip(patterns, graph.nodes)])
     for phase in (0, 1):
         for i in range(len(graph.nodes)):
             candidate = _fusion_candidate(i, ipdom.get(i, exit_), exit_, phase, dfg, groups)
@@ -138,6 +142,8 @@ def _fusion_candidate(i: int, sink: int, exit_: int, phase: int, dfg: nx.DiGraph
     else:
         ok = inner <= OpPattern.INJECTIVE and (last <= OpPattern.INJECTIVE
                                                or last == OpPattern.REDUCTION)
+    if ok and last == OpPattern.REDUCTION:
+        ok = not any(groups.has_gather(m) for m in (i, *between))
     return {i, sink, *between} if ok else None
 
 
@@ -156,13 +162,15 @@ def _paths_between(dfg: nx.DiGraph, src: int, sink: int) -> tuple[set[int], OpPa
 
 
 class _Groups:
-    """Union-find over node indices; a group's pattern is the strongest of its nodes'."""
+    """Union-find over node indices; a group's pattern is the strongest of its nodes'.
+    ``gathers`` flags the multi-input injective nodes."""
 
-    def __init__(self, patterns: list[OpPattern]):
+    def __init__(self, patterns: list[OpPattern], gathers: list[bool]):
         self._parent = list(range(len(patterns)))
         self._members = {i: {i} for i in range(len(patterns))}
         self._pattern = dict(enumerate(patterns))
         self._complex = {i: int(p == OpPattern.OUT_FUSABLE) for i, p in enumerate(patterns)}
+        self._gathers = dict(enumerate(map(int, gathers)))
 
     def find(self, i: int) -> int:
         while self._parent[i] != i:
@@ -176,6 +184,9 @@ class _Groups:
     def pattern(self, i: int) -> OpPattern:
         return self._pattern[self.find(i)]
 
+    def has_gather(self, i: int) -> bool:
+        return self._gathers[self.find(i)] > 0
+
     def merge(self, nodes: set[int], dfg: nx.DiGraph, max_size: int) -> bool:
         """Merge the groups of ``nodes`` into one unless that breaks a group invariant."""
         roots = sorted({self.find(n) for n in nodes})
@@ -188,6 +199,7 @@ class _Groups:
             self._parent[r] = keep
             self._pattern[keep] = max(self._pattern[keep], self._pattern.pop(r))
             self._complex[keep] += self._complex.pop(r)
+            self._gathers[keep] += self._gathers.pop(r)
             del self._members[r]
         self._members[keep] = merged
         return True

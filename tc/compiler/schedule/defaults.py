@@ -91,12 +91,20 @@ def _epilogue(sch: Schedule, st: Stage, readers: list[Stage], cache: dict) -> St
     ep = readers[0]
     if ep.attach != "root" or ep.is_reduction or tuple(ep.tensor.shape) != tuple(st.tensor.shape):
         return None
-    own = tuple(a.var for a in ep.op.axes)
     for n in E.walk(inline_expand(sch, ep, cache)):
         if isinstance(n, E.TensorRead) and n.tensor is st.tensor:
-            if len(n.indices) != len(own) or any(i is not v for i, v in zip(n.indices, own)):
+            if len(n.indices) != len(ep.op.axes) or not all(
+                    _same_index(i, a) for i, a in zip(n.indices, ep.op.axes)):
                 return None
     return ep
+
+
+def _same_index(index: E.Expr, axis) -> bool:
+    """``index`` is ``axis``'s own variable, or 0 on an axis of extent 1 (as broadcasting
+    computes write a size-1 dimension)."""
+    if index is axis.var:
+        return True
+    return axis.extent == 1 and isinstance(index, E.Const) and index.value == 0
 
 
 def vector_factor(extent: int, lanes: int) -> int | None:

@@ -162,6 +162,14 @@ def test_pad_fuses_into_pooling():
     assert groups_of(b.build([y])) == [["pad", "pool"]]
 
 
+def test_concat_does_not_fuse_into_pooling():
+    b = GraphBuilder()
+    x = b.input("x", (1, 2, 6, 6), F32)
+    y = op(b, "Concat", [op(b, "Relu", [x], "relu"), x], "concat", {"axis": 1})
+    y = op(b, "GlobalMaxPool", [y], "pool")
+    assert groups_of(b.build([y])) == [["relu", "concat"], ["pool"]]
+
+
 def test_softmax_does_not_fuse_into_gemm():
     b = GraphBuilder()
     x = b.input("x", (4, 8), F32)
