@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,9 +17,9 @@ from .passes.eliminate import eliminate
 from .passes.fold_constants import fold_constants
 from .passes.simplify import simplify
 from .passes.fuse import Group, partition
-from .passes.inplace import inplace_pairs
 from .passes.manager import PassRecord, run_passes
-from .passes.plan_memory import Lifetime, MemoryPlan, aligned_size, plan_memory
+from .passes.plan_memory import MemoryPlan
+from .passes.storage import StorageAssignment, assign_storage
 
 
 def default_pipeline():
@@ -96,15 +96,19 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
 
     t0 = time.perf_counter()
     groups = partition(graph)
-    funcs, call_names = [], []
+    external = external_values(graph)
+    storage = assign_storage(graph, groups, external)
+    funcs, calls = [], []
     by_key: dict[str, str] = {}
     for i, group in enumerate(groups):
+        if i in storage.elided:
+            continue
         func = lower_group(group, graph, target, f"tc_k{i}_{group.name}"[:60])
         key = _func_key(func)
         if key not in by_key:
             by_key[key] = func.name
             funcs.append(func)
-        call_names.append(by_key[key])
+        calls.append((group, by_key[key]))
     report.seconds["lower"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -112,34 +116,33 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     report.seconds["codegen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan, report.memory = make_execution_plan(graph, groups, call_names, target)
+    plan = make_execution_plan(graph, calls, storage, target)
+    report.memory = storage.memory
     report.constant_bytes = len(plan.constants)
-    report.kernels, report.unique_kernels = len(groups), len(funcs)
+    report.kernels, report.unique_kernels = len(calls), len(funcs)
     write_artifact(output_path, artifact.object_code, plan)
     report.seconds["link"] = time.perf_counter() - t0
     return report
 
 
-def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str],
-                        target) -> tuple[P.ExecutionPlan, MemoryPlan]:
+def external_values(graph: Graph) -> set[str]:
+    """Values that live outside the arena: graph inputs, graph outputs and constants."""
+    return ({v.name for v in graph.inputs} | {v.name for v in graph.outputs}
+            | set(graph.constants))
+
+
+def make_execution_plan(graph: Graph, calls: list[tuple[Group, str]], storage: StorageAssignment,
+                        target) -> P.ExecutionPlan:
     """Resolve every kernel argument to an input, output, arena slot or constant."""
     input_pos = {v.name: i for i, v in enumerate(graph.inputs)}
     output_pos: dict[str, int] = {}
     for j, v in enumerate(graph.outputs):
         output_pos.setdefault(v.name, j)
-    used_constants = {v.name: graph.constants[v.name] for g in groups for v in g.inputs
+    used_constants = {v.name: graph.constants[v.name] for g, _ in calls for v in g.inputs
                       if v.name in graph.constants}
     used_constants.update({v.name: graph.constants[v.name] for v in graph.outputs
                            if v.name in graph.constants})
     blob, const_offsets = P.pack_constants(used_constants)
-
-    storage = _storage_roots(inplace_pairs(graph, groups))
-    lifetimes = _lifetimes(graph, groups, input_pos, output_pos, const_offsets, storage)
-    memory = plan_memory(lifetimes)
-    # the naive figure gives every intermediate tensor its own slot, in-place or not
-    external = set(input_pos) | set(output_pos) | set(const_offsets)
-    memory = replace(memory, naive_bytes=sum(
-        aligned_size(v.type.nbytes) for g in groups for v in g.outputs if v.name not in external))
 
     def ref(v: Value) -> P.TensorRef:
         if v.name in input_pos:
@@ -148,53 +151,20 @@ def make_execution_plan(graph: Graph, groups: list[Group], call_names: list[str]
             return P.TensorRef(P.OUTPUT, output_pos[v.name])
         if v.name in const_offsets:
             return P.TensorRef(P.CONSTANT, const_offsets[v.name])
-        return P.TensorRef(P.WORKSPACE, memory.offsets[storage.get(v.name, v.name)])
+        return P.TensorRef(P.WORKSPACE, storage.offset(v.name))
 
     steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs))
-                   for g, name in zip(groups, call_names)]
+                   for g, name in calls]
     # outputs not written by a kernel: graph inputs, constants, or an output listed twice
     for j, v in enumerate(graph.outputs):
         if output_pos[v.name] != j or v.name in input_pos or v.name in const_offsets:
             steps.append(P.Copy(ref(v), P.TensorRef(P.OUTPUT, j), v.type.nbytes))
 
-    plan = P.ExecutionPlan(
+    return P.ExecutionPlan(
         inputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.inputs),
         outputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.outputs),
         steps=tuple(steps),
-        workspace_bytes=memory.arena_bytes,
+        workspace_bytes=storage.memory.arena_bytes,
         constants=blob,
         metadata={"target": str(target), "tc_version": __version__, "graph": graph.name},
     )
-    return plan, memory
-
-
-def _storage_roots(pairs: dict[str, str]) -> dict[str, str]:
-    """Value name -> the name of the storage it lives in, following in-place chains."""
-    roots: dict[str, str] = {}
-    for out, inp in pairs.items():
-        root = inp
-        while root in pairs:
-            root = pairs[root]
-        roots[out] = root
-    return roots
-
-
-def _lifetimes(graph, groups, input_pos, output_pos, const_offsets,
-               storage: dict[str, str]) -> list[Lifetime]:
-    """One lifetime per arena storage: from its first write to its last read."""
-    start: dict[str, int] = {}
-    end: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    external = set(input_pos) | set(output_pos) | set(const_offsets)
-    for step, g in enumerate(groups):
-        for v in g.outputs:
-            if v.name not in external:
-                root = storage.get(v.name, v.name)
-                start.setdefault(root, step)
-                end[root] = step
-                sizes[root] = max(sizes.get(root, 0), v.type.nbytes)
-        for v in g.inputs:
-            root = storage.get(v.name, v.name)
-            if root in start:
-                end[root] = step
-    return [Lifetime(n, sizes[n], start[n], end[n]) for n in start]

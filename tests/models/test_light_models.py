@@ -22,6 +22,8 @@ def test_light_model_matches_reference_output(name):
     assert len(outputs) == len(expected)
     for out, ref in zip(outputs, expected):
         np.testing.assert_allclose(out, ref, rtol=RTOL, atol=ATOL)
+    memory = mod.build_report.memory
+    assert memory.arena_bytes <= 1.05 * memory.lower_bound, memory
 
 
 @pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "resnet50", "inception_v1"])

@@ -45,19 +45,38 @@ _ORDERS = (
 )
 
 
+def _breadth_orders(lifetimes: list[Lifetime]) -> list[list[Lifetime]]:
+    """Tensors of the busiest steps first (TFLite's "greedy by breadth"): each tensor is
+    ranked by the largest live total over its lifetime, so the peak packs tightly; ties
+    go largest first, or earliest first."""
+    live = _live_totals(lifetimes)
+    rank = {t.name: max(v for s, v in live.items() if t.start <= s <= t.end) for t in lifetimes}
+    return [sorted(lifetimes, key=lambda t: (-rank[t.name], -t.nbytes, t.name)),
+            sorted(lifetimes, key=lambda t: (-rank[t.name], t.start, -t.nbytes, t.name))]
+
+
+def _live_totals(lifetimes: list[Lifetime]) -> dict[int, int]:
+    """Step -> total aligned bytes of the tensors alive at it (steps where one starts)."""
+    return {s: sum(aligned_size(t.nbytes) for t in lifetimes if t.start <= s <= t.end)
+            for s in {t.start for t in lifetimes}}
+
+
 def plan_memory(lifetimes: list[Lifetime]) -> MemoryPlan:
     """Assign arena offsets so that tensors alive at the same time never overlap."""
-    offsets, arena = min((_place(sorted(lifetimes, key=order)) for order in _ORDERS),
+    orders = [sorted(lifetimes, key=order) for order in _ORDERS] + _breadth_orders(lifetimes)
+    offsets, arena = min((_place(order, high) for order in orders for high in (False, True)),
                          key=lambda placement: placement[1])
-    steps = sorted({t.start for t in lifetimes})
-    lower = max((sum(aligned_size(t.nbytes) for t in lifetimes if t.start <= s <= t.end)
-                 for s in steps), default=0)
+    lower = max(_live_totals(lifetimes).values(), default=0)
     naive = sum(aligned_size(t.nbytes) for t in lifetimes)
     return MemoryPlan(offsets, arena, lower, naive)
 
 
-def _place(ordered: list[Lifetime]) -> tuple[dict[str, int], int]:
-    """Best-fit placement in the given order; returns (offsets, arena bytes)."""
+def _place(ordered: list[Lifetime], high: bool = False) -> tuple[dict[str, int], int]:
+    """Best-fit placement in the given order; returns (offsets, arena bytes).
+
+    ``high`` puts a tensor at the top of its gap instead of the bottom, which leaves the
+    free space on the other side: which one packs better depends on the neighbours.
+    """
     placed: list[tuple[int, int, Lifetime]] = []  # (offset, size, lifetime)
     offsets: dict[str, int] = {}
     for t in ordered:
@@ -67,7 +86,7 @@ def _place(ordered: list[Lifetime]) -> tuple[dict[str, int], int]:
         best = None
         for lo, hi in busy:  # best fit: the smallest gap that holds the tensor
             if lo - offset >= size and (best is None or lo - offset < best[1]):
-                best = (offset, lo - offset)
+                best = (lo - size if high else offset, lo - offset)
             offset = max(offset, hi)
         offsets[t.name] = best[0] if best else offset
         placed.append((offsets[t.name], size, t))
