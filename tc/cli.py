@@ -50,6 +50,12 @@ def print_summary(module, path: str, seconds: float, report_passes: bool, out=sy
         for p in rep.passes:
             print(f"    {p.name:<16} {p.seconds * 1e3:8.1f} ms  nodes {p.nodes_before} -> {p.nodes_after}",
                   file=out)
+        nodes = rep.passes[-1].nodes_after if rep.passes else 0
+        print(f"    {'fuse':<16} {rep.seconds['fuse'] * 1e3:8.1f} ms  nodes {nodes} -> "
+              f"{rep.kernels} kernels", file=out)
+        print(f"    {'plan_memory':<16} {rep.seconds['plan_memory'] * 1e3:8.1f} ms  arena "
+              f"{mem.arena_bytes} B = {mem.arena_bytes / max(mem.lower_bound, 1):.3f} x lower bound",
+              file=out)
         print("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in rep.seconds.items()), file=out)
 
 

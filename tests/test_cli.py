@@ -61,3 +61,11 @@ def test_truncated_model_names_the_file(tmp_path):
     out = tc_build("cut.onnx", cwd=tmp_path)
     assert out.returncode == 1
     assert "cut.onnx" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_tc_dump_ir_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("TC_DUMP_IR", str(tmp_path / "dump"))
+    tc.compile(small_cnn())
+    names = sorted(p.name for p in (tmp_path / "dump").iterdir())
+    assert names[0] == "00_input.txt" and names[-1].endswith("_fuse_and_plan_memory.txt")
+    assert "Conv(" in (tmp_path / "dump" / names[-1]).read_text()

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -90,14 +91,21 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     from .artifact import write_artifact
 
     report = BuildReport()
+    dump_dir = dump_dir or os.environ.get("TC_DUMP_IR") or None
     t0 = time.perf_counter()
     graph, report.passes = run_passes(graph, default_pipeline(), dump_dir=dump_dir)
     report.seconds["passes"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     groups = partition(graph)
-    external = external_values(graph)
-    storage = assign_storage(graph, groups, external)
+    report.seconds["fuse"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    storage = assign_storage(graph, groups, external_values(graph))
+    report.seconds["plan_memory"] = time.perf_counter() - t0
+    if dump_dir:
+        _dump_groups(dump_dir, len(report.passes) + 1, groups, storage)
+
+    t0 = time.perf_counter()
     funcs, calls = [], []
     by_key: dict[str, str] = {}
     for i, group in enumerate(groups):
@@ -123,6 +131,27 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     write_artifact(output_path, artifact.object_code, plan)
     report.seconds["link"] = time.perf_counter() - t0
     return report
+
+
+def _dump_groups(dump_dir: str, index: int, groups: list[Group], storage: StorageAssignment) -> None:
+    """Write the kernels (fused groups) with where each of their outputs lives."""
+    from .graph.printer import print_node
+
+    lines = []
+    for i, g in enumerate(groups):
+        state = "elided: a view" if i in storage.elided else "kernel"
+        lines.append(f"group {i} ({state}) reads {', '.join(str(v) for v in g.inputs)}")
+        lines.extend(print_node(n) for n in g.nodes)
+        for v in g.outputs:
+            root, inner = storage.location.get(v.name, (v.name, 0))
+            where = (f"arena +{storage.offset(v.name)}" if root in storage.memory.offsets
+                     else "outside the arena")
+            via = f" (in %{root} +{inner})" if root != v.name else ""
+            lines.append(f"  -> {v}: {where}{via}")
+    m = storage.memory
+    lines.append(f"arena {m.arena_bytes} bytes; lower bound {m.lower_bound}; naive {m.naive_bytes}")
+    with open(os.path.join(dump_dir, f"{index:02d}_fuse_and_plan_memory.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def external_values(graph: Graph) -> set[str]:

@@ -27,15 +27,15 @@ def run_passes(graph: Graph, passes: Sequence[tuple[str, GraphPass]],
                verify_each: bool = False) -> tuple[Graph, list[PassRecord]]:
     """Run ``passes`` (name, function) in order; return the final graph and a record per pass.
 
-    ``dump_dir`` (or the ``TC_DUMP_IR`` environment variable) receives the graph as text
-    before the first pass and after every pass: ``00_input.txt``, ``01_<pass>.txt``, ...
+    ``dump_dir`` receives the graph as text before the first pass and after every pass:
+    ``00_input.txt``, ``01_<pass>.txt``, ... (the build driver sets it from ``--dump-ir``
+    or the ``TC_DUMP_IR`` environment variable).
     ``verify_each`` (or ``TC_VERIFY_PASSES=1``, which the test suite sets) runs the graph
     verifier after every pass; a broken graph raises ``GraphError`` naming the pass.
     """
     from ..graph.verifier import GraphError, verify
 
     verify_each = verify_each or os.environ.get("TC_VERIFY_PASSES") == "1"
-    dump_dir = dump_dir or os.environ.get("TC_DUMP_IR") or None
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
         _dump(dump_dir, 0, "input", graph)
