@@ -59,6 +59,29 @@ def print_summary(module, path: str, seconds: float, report_passes: bool, out=sy
         print("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in rep.seconds.items()), file=out)
 
 
+def print_supported_ops(out=sys.stdout) -> None:
+    """The ONNX ops the frontend converts, each with the versions of its ONNX definition
+    from opset 7 on (older models are upgraded first), from the converter registry."""
+    from onnx import defs
+
+    from .compiler.ops import registered_ops
+    from .frontends.onnx import CONVERTERS, MIN_OPSET
+
+    versions: dict[str, set[int]] = {}
+    for schema in defs.get_all_schemas_with_history():
+        if schema.domain == "" and schema.name in CONVERTERS:
+            versions.setdefault(schema.name, set()).add(schema.since_version)
+    print(f"{len(CONVERTERS)} ONNX ops (default domain); opset {MIN_OPSET} and later is read "
+          "directly, older opsets are upgraded first.", file=out)
+    print(f"{'op':<28} versions of its definition that tc reads", file=out)
+    for op in sorted(CONVERTERS):
+        vs = sorted(versions.get(op, ()))
+        # the definition in force at opset 7, then every later revision
+        shown = [v for v in vs if v <= MIN_OPSET][-1:] + [v for v in vs if v > MIN_OPSET]
+        print(f"{op:<28} {', '.join(map(str, shown))}", file=out)
+    print(f"\n{len(registered_ops())} canonical graph ops: {', '.join(registered_ops())}", file=out)
+
+
 def _run_example(module, model, out=sys.stdout) -> None:
     """Run the example once on random data and compare with onnxruntime (or tc's numpy
     graph evaluator where onnxruntime is not installed)."""
@@ -102,7 +125,12 @@ def build_main(argv: list[str] | None = None) -> int:
                     help="compile the built-in example model, run it once and check it")
     ap.add_argument("--report", action="store_true", help="print per-pass times and node counts")
     ap.add_argument("--dump-ir", metavar="DIR", help="write the graph as text after every pass")
+    ap.add_argument("--ops", action="store_true",
+                    help="list the ONNX ops tc compiles, with the opset versions it reads")
     args = ap.parse_args(argv)
+    if args.ops:
+        print_supported_ops()
+        return 0
 
     from ._compile import compile_model
     from .frontends.onnx import FrontendError

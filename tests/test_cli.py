@@ -39,17 +39,18 @@ def test_model_file_report_and_dump(tmp_path):
 
 
 def test_unsupported_ops_are_all_listed_before_compiling(tmp_path):
-    nodes = [helper.make_node("NonZero", ["x"], ["nz"], name="find"),
+    # random sampling has no place in a compiled inference model: tc will never take these
+    nodes = [helper.make_node("Bernoulli", ["x"], ["nz"], name="find"),
              helper.make_node("Relu", ["x"], ["r"], name="relu"),
-             helper.make_node("Hardmax", ["r"], ["h"], name="hm1"),
-             helper.make_node("Hardmax", ["h"], ["y"], name="hm2")]
+             helper.make_node("Multinomial", ["r"], ["h"], name="hm1"),
+             helper.make_node("Multinomial", ["h"], ["y"], name="hm2")]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
                                helper.make_tensor_value_info("nz", TensorProto.INT64, None)])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
     out = tc_build("m.onnx", cwd=tmp_path)
     assert out.returncode == 1
-    for word in ("NonZero", "find", "Hardmax", "hm1", "hm2", "17"):
+    for word in ("Bernoulli", "find", "Multinomial", "hm1", "hm2", "17"):
         assert word in out.stderr
     assert "relu" not in out.stderr.lower().replace("unsupported", "")
     assert not (tmp_path / "m.so").exists()
@@ -69,3 +70,14 @@ def test_tc_dump_ir_environment_variable(tmp_path, monkeypatch):
     names = sorted(p.name for p in (tmp_path / "dump").iterdir())
     assert names[0] == "00_input.txt" and names[-1].endswith("_fuse_and_plan_memory.txt")
     assert "Conv(" in (tmp_path / "dump" / names[-1]).read_text()
+
+
+def test_ops_listing_comes_from_the_registry(tmp_path):
+    from tc.frontends.onnx import CONVERTERS
+
+    out = tc_build("--ops", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[2:]
+            if line.strip() and not line.startswith(("canonical", " ")) and line.split()[0] in CONVERTERS}
+    assert set(rows) == set(CONVERTERS)
+    assert [v.strip(",") for v in rows["Conv"]] == ["1", "11", "22"]

@@ -120,7 +120,8 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     report.seconds["lower"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    artifact = build_llvm(funcs, target)
+    # a graph whose outputs are all inputs or constants needs no kernel, only copies
+    object_code = build_llvm(funcs, target).object_code if funcs else b""
     report.seconds["codegen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -128,7 +129,7 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     report.memory = storage.memory
     report.constant_bytes = len(plan.constants)
     report.kernels, report.unique_kernels = len(calls), len(funcs)
-    write_artifact(output_path, artifact.object_code, plan)
+    write_artifact(output_path, object_code, plan)
     report.seconds["link"] = time.perf_counter() - t0
     return report
 

@@ -14,11 +14,11 @@ import importlib
 import pkgutil
 
 from .importer import (MIN_OPSET, CONVERTERS, Converter, FrontendError, ModelLoadError,
-                       UnsupportedOpsError, converter, from_onnx)
+                       NotConstantError, UnsupportedOpsError, converter, from_onnx)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name.startswith("convert_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["CONVERTERS", "Converter", "FrontendError", "MIN_OPSET", "ModelLoadError",
+__all__ = ["CONVERTERS", "Converter", "FrontendError", "MIN_OPSET", "ModelLoadError", "NotConstantError",
            "UnsupportedOpsError", "converter", "from_onnx"]

@@ -9,8 +9,10 @@ import numpy as np
 from ...compiler.graph import Graph, GraphBuilder, Value
 from ...compiler.ops.registry import apply_reference
 
-#: Oldest default-domain opset accepted (older models: use onnx.version_converter).
+#: Oldest default-domain opset read directly; older models are upgraded to UPGRADE_TO
+#: with onnx's version converter first (legacy broadcast attributes and the like).
 MIN_OPSET = 7
+UPGRADE_TO = 13
 
 
 class FrontendError(ValueError):
@@ -30,6 +32,15 @@ class UnsupportedOpsError(FrontendError):
             + "\nReplace them in the exporter, or rewrite the model (e.g. onnx-simplifier).")
 
 
+class NotConstantError(FrontendError):
+    """A value that must be known at compile time (a shape, axes, pads) depends on a graph
+    input; ``name`` is the ONNX name of that value."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
 class ModelLoadError(FrontendError):
     """The model file is missing, truncated or not ONNX."""
 
@@ -44,6 +55,8 @@ def from_onnx(model, input_shapes: Mapping[str, tuple] | None = None) -> Graph:
     """
     proto = _load(model)
     opset = _default_opset(proto)
+    if opset < MIN_OPSET:
+        proto, opset = _upgrade(proto, opset), UPGRADE_TO
     _check_supported(proto, opset)
     return Converter(proto, opset, dict(input_shapes or {})).run()
 
@@ -75,12 +88,21 @@ def _load(model):
 def _default_opset(proto) -> int:
     for imp in proto.opset_import:
         if imp.domain in ("", "ai.onnx"):
-            if imp.version < MIN_OPSET:
-                raise FrontendError(
-                    f"the model uses ONNX opset {imp.version}; tc reads opset {MIN_OPSET} and "
-                    "later: upgrade it with onnx.version_converter.convert_version(model, 13)")
             return imp.version
     raise FrontendError("the model imports no default-domain ONNX opset")
+
+
+def _upgrade(proto, opset: int):
+    """The model converted to opset ``UPGRADE_TO`` by onnx's version converter."""
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, UPGRADE_TO)
+    except Exception as e:
+        raise FrontendError(
+            f"the model uses ONNX opset {opset}; tc reads opset {MIN_OPSET} and later, and "
+            f"onnx's version converter could not upgrade it ({type(e).__name__}: {e}); "
+            "re-export the model with a newer opset") from None
 
 
 def _check_supported(proto, opset: int) -> None:
@@ -207,7 +229,7 @@ class Converter:
         v = self.value(name)
         array = self._evaluate(v)
         if array is None:
-            raise FrontendError(f"{what} ({name!r}) must be known at compile time, but it "
+            raise NotConstantError(name, f"{what} ({name!r}) must be known at compile time, but it "
                                 "depends on a graph input; tc compiles static shapes")
         return array
 
