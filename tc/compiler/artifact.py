@@ -77,9 +77,8 @@ def _check_ref(plan: ExecutionPlan, ref: TensorRef, where: str, nbytes: int = 0)
     elif ref.kind in (WORKSPACE, CONSTANT):
         size = plan.workspace_bytes if ref.kind == WORKSPACE else len(plan.constants)
         what, offset = f"the {ref.kind} ({size} bytes)", ref.index
-        # Only an empty workspace tensor may sit at the end; constants must exist.
-        at_end_ok = ref.kind == WORKSPACE and size == 0
-        if ref.index < 0 or ref.index > size or (ref.index == size and not at_end_ok):
+        # an offset equal to the size is a zero-byte tensor placed at the end
+        if ref.index < 0 or ref.index > size:
             raise ValueError(f"{where}: offset {ref.index} is outside {what}")
     else:
         raise ValueError(f"{where}: unknown TensorRef kind {ref.kind!r}")

@@ -143,9 +143,9 @@ def test_large_constants_blob_embeds_intact(tmp_path, rng):
 @pytest.mark.parametrize("steps, workspace, message", [
     ([KernelCall("k_add", (TensorRef(INPUT, 0), TensorRef(INPUT, 3), TensorRef(OUTPUT, 0)))],
      0, r"step 0 \(k_add\), argument 1: input 3 does not exist \(the plan has 1 inputs\)"),
-    ([KernelCall("k_add", (TensorRef(INPUT, 0), TensorRef(WORKSPACE, 256),
+    ([KernelCall("k_add", (TensorRef(INPUT, 0), TensorRef(WORKSPACE, 320),
                            TensorRef(OUTPUT, 0)))],
-     256, r"offset 256 is outside the workspace \(256 bytes\)"),
+     256, r"offset 320 is outside the workspace \(256 bytes\)"),
     ([KernelCall("k_relu", (TensorRef(INPUT, 0), TensorRef(OUTPUT, 0))),
       KernelCall("k_relu", (TensorRef(INPUT, 0),))],
      0, r"step 1: kernel 'k_relu' called with 1 arguments, but with 2"),
@@ -156,8 +156,8 @@ def test_large_constants_blob_embeds_intact(tmp_path, rng):
      0, r"step 0 \(copy\), source: 4004 bytes at offset 0 overrun input 'x'"),
     ([Copy(TensorRef(OUTPUT, 0), TensorRef(INPUT, 0), 4)], 0, "destination must be an output"),
     ([Copy(TensorRef(INPUT, 0), TensorRef(CONSTANT, 0), 4)], 0, "not constant"),
-    ([KernelCall("k_relu", (TensorRef(CONSTANT, 0), TensorRef(OUTPUT, 0)))],
-     0, r"offset 0 is outside the constant \(0 bytes\)"),
+    ([KernelCall("k_relu", (TensorRef(CONSTANT, 64), TensorRef(OUTPUT, 0)))],
+     0, r"offset 64 is outside the constant \(0 bytes\)"),
 ])
 def test_inconsistent_plans_are_rejected(tmp_path, steps, workspace, message):
     spec = TensorSpec("x", (1000,), "float32")

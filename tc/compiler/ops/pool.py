@@ -1,17 +1,24 @@
-"""Pooling over the spatial dims of NC... tensors: MaxPool, AveragePool, GlobalMaxPool,
-GlobalAveragePool.
+"""Pooling over the spatial dims of NC... tensors (any number of spatial dims): MaxPool
+(with its optional Indices output), AveragePool, LpPool, GlobalMaxPool,
+GlobalAveragePool, GlobalLpPool.
 
-MaxPool / AveragePool canonical attributes (the frontend fills every one):
+MaxPool / AveragePool / LpPool canonical attributes (the frontend fills every one):
 - ``kernel_shape``, ``strides``, ``dilations``: one int per spatial dim;
 - ``pads``: (begin..., end...) per spatial dim (auto_pad already resolved);
 - ``ceil_mode``: 0 | 1;
 - ``count_include_pad``: 0 | 1 (AveragePool only: whether padding counts in the divisor;
-  a window overhanging the padded extent (ceil_mode) never counts the overhang).
-MaxPool has one output (Indices are not supported). Global pools: no attributes.
+  a window overhanging the padded extent (ceil_mode) never counts the overhang);
+- ``p``: int (LpPool only): the norm's order;
+- ``with_indices``: 0 | 1 (MaxPool only): a second int64 output, Indices, the flat index
+  into X of each window's first maximum; ``storage_order`` 0 | 1 (row- or column-major
+  spatial flattening of those indices).
+Global pools: no attributes (GlobalLpPool: ``p``).
 
-TE stages: optional "pad" (-inf / lowest for max, 0 for average), then "pool" (a max or
-sum reduction over (ky, kx); axes (n, c, oy, ox)), then for averages an "elemwise"
-division stage. Global pools: "pool" over every spatial dim, then the division.
+TE stages: optional "pad" (-inf / lowest for max, 0 otherwise), then "pool" (a max or
+sum reduction over the kernel offsets; axes (n, c, oy, ox) and reduce (ky, kx) in 2-D),
+then an "elemwise" stage for averages (division) and Lp norms (the 1/p power). Indices:
+a "pool_indices" min-reduction over the window of the flat index of taps equal to the max.
+Global pools: "pool" over every spatial dim, then the elemwise stage.
 """
 from __future__ import annotations
 
@@ -21,10 +28,12 @@ from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
 from ..te.tensor import _lowest
-from .common import define_op
+from .common import define_op, in_range
 from .pad import pad_stage
 from .registry import OpPattern
 from .window import check_window_attrs, effective_kernel, output_sizes
+
+_AXES_2D = ("n", "c", "oy", "ox")
 
 
 def pool_attrs(attrs: dict, n: int):
@@ -54,7 +63,10 @@ def _infer(types, attrs):
     if len(x.shape) < 3:
         raise ValueError(f"pooling needs an input of rank >= 3 (N, C, spatial...), got {x.shape}")
     out, _, _ = _window_geometry(x.shape[2:], attrs)
-    return [TensorType(x.shape[:2] + out, x.dtype)]
+    result = [TensorType(x.shape[:2] + out, x.dtype)]
+    if attrs.get("with_indices", 0):
+        result.append(TensorType(x.shape[:2] + out, "int64"))
+    return result
 
 
 def _windows(xp, attrs, out):
@@ -66,12 +78,34 @@ def _windows(xp, attrs, out):
                                      for k, dl, o, s in zip(kpos, dilations, out, strides))]
 
 
+def _flat_indices(shape, storage_order: int) -> np.ndarray:
+    """The ONNX Indices numbering of every element of an NC... tensor of ``shape``."""
+    n_sp = len(shape) - 2
+    idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    if storage_order:  # column-major over the spatial dims
+        spatial = int(np.prod(shape[2:]))
+        sp = np.arange(spatial, dtype=np.int64).reshape(shape[2:][::-1])
+        sp = np.transpose(sp, tuple(range(n_sp))[::-1])
+        nc = np.arange(shape[0] * shape[1], dtype=np.int64).reshape(shape[:2])
+        idx = nc.reshape(shape[:2] + (1,) * n_sp) * spatial + sp
+    return idx
+
+
 def _max_reference(xs, attrs):
     (x,) = xs
     out, begin, end = _window_geometry(x.shape[2:], attrs)
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    xp = np.pad(x, [(0, 0), (0, 0)] + list(zip(begin, end)), constant_values=fill)
-    return [np.maximum.reduce(list(_windows(xp, attrs, out)))]
+    widths = [(0, 0), (0, 0)] + list(zip(begin, end))
+    xp = np.pad(x, widths, constant_values=fill)
+    result = np.maximum.reduce(list(_windows(xp, attrs, out)))
+    if not attrs.get("with_indices", 0):
+        return [result]
+    big = np.iinfo(np.int64).max
+    valid = np.pad(np.ones(x.shape, bool), widths)
+    flat = np.pad(_flat_indices(x.shape, attrs.get("storage_order", 0)), widths)
+    cand = [np.where(v & (w == result), f, big) for w, v, f in
+            zip(_windows(xp, attrs, out), _windows(valid, attrs, out), _windows(flat, attrs, out))]
+    return [result, np.minimum.reduce(cand)]
 
 
 def _avg_reference(xs, attrs):
@@ -92,34 +126,105 @@ def _avg_reference(xs, attrs):
     return [total / count.astype(x.dtype)]
 
 
+def _lp_reference(xs, attrs):
+    (x,) = xs
+    p = float(attrs.get("p", 2))
+    out, begin, end = _window_geometry(x.shape[2:], attrs)
+    xp = np.pad(np.abs(x), [(0, 0), (0, 0)] + list(zip(begin, end)))
+    return [sum(w ** p for w in _windows(xp, attrs, out)) ** (1.0 / p)]
+
+
+def _named(shape, body, name, tag, attrs=None, dtype=None):
+    """``te.compute`` whose axes are named (n, c, oy, ox) in 2-D (the default scheduler
+    and printed IR read better), i0.. otherwise."""
+    if len(shape) == 4:
+        fn = lambda n, c, oy, ox: body((n, c, oy, ox))  # noqa: E731
+    else:
+        fn = lambda *i: body(i)  # noqa: E731
+    return te.compute(shape, fn, name, tag=tag, attrs=attrs, dtype=dtype)
+
+
+def _lp_power(v: E.Expr, p: float) -> E.Expr:
+    """``|v| ** p`` with the cheap forms for p = 1 and 2."""
+    if p == 1:
+        return E.call("fabs", v)
+    if p == 2:
+        return v * v
+    return E.call("pow", E.call("fabs", v), E.const(p, v.dtype))
+
+
+def _lp_root(v: E.Expr, p: float) -> E.Expr:
+    if p == 1:
+        return v
+    if p == 2:
+        return E.call("sqrt", v)
+    return E.call("pow", v, E.const(1.0 / p, v.dtype))
+
+
 def _pool_compute(kind: str):
     def compute(inputs, attrs):
         (x,) = inputs
-        if x.ndim != 4:
-            raise NotImplementedError(f"pooling's TE compute is 2-D; got input rank {x.ndim}")
-        kernel, strides, pads, dilations, _ = pool_attrs(attrs, 2)
+        n_sp = x.ndim - 2
+        kernel, strides, pads, dilations, _ = pool_attrs(attrs, n_sp)
         out, begin, end = _window_geometry(x.shape[2:], attrs)
         fill = _lowest(x.dtype) if kind == "max" else 0
         padded = pad_stage(x, (0, 0) + begin, (0, 0) + end, fill, "pool_pad")
-        ky, kx = te.reduce_axis(kernel[0], "ky"), te.reduce_axis(kernel[1], "kx")
-        reducer = te.max if kind == "max" else te.sum
+        names = ("ky", "kx") if n_sp == 2 else tuple(f"k{d}" for d in range(n_sp))
+        ks = [te.reduce_axis(k, nm) for k, nm in zip(kernel, names)]
+        p = float(attrs.get("p", 2))
         shape = x.shape[:2] + out
-        pooled = te.compute(
-            shape,
-            lambda n, c, oy, ox: reducer(padded[n, c, oy * strides[0] + ky.var * dilations[0],
-                                                ox * strides[1] + kx.var * dilations[1]],
-                                         axis=[ky, kx]),
-            f"{kind}_pool", tag="pool",
-            attrs={"pool": kind, "kernel_shape": kernel, "strides": strides, "pads": pads,
-                   "dilations": dilations})
+
+        def tap(i):
+            return (i[0], i[1]) + tuple(i[2 + d] * strides[d] + ks[d].var * dilations[d]
+                                        for d in range(n_sp))
+
+        def body(i):
+            v = padded[tap(i)]
+            if kind == "max":
+                return te.max(v, axis=ks)
+            return te.sum(_lp_power(v, p) if kind == "lp" else v, axis=ks)
+
+        pooled = _named(shape, body, f"{kind}_pool", "pool",
+                        {"pool": kind, "kernel_shape": kernel, "strides": strides, "pads": pads,
+                         "dilations": dilations})
         if kind == "max":
-            return [pooled]
+            outs = [pooled]
+            if attrs.get("with_indices", 0):
+                outs.append(_indices(x, padded, pooled, begin, tap, ks, shape,
+                                     int(attrs.get("storage_order", 0))))
+            return outs
+        if kind == "lp":
+            return [_named(shape, lambda i: _lp_root(pooled[i], p), "lp_pool_root", "elemwise")]
         counts = [_count_expr(x.shape[2 + d], kernel[d], strides[d], dilations[d], pads[d],
-                              pads[2 + d], bool(attrs.get("count_include_pad", 0)))
-                  for d in range(2)]
-        return [te.compute(shape, lambda n, c, oy, ox: pooled[n, c, oy, ox] / E.cast(
-            x.dtype, counts[0](oy) * counts[1](ox)), "avg_pool_div", tag="elemwise")]
+                              pads[n_sp + d], bool(attrs.get("count_include_pad", 0)))
+                  for d in range(n_sp)]
+
+        def divide(i):
+            count = counts[0](i[2])
+            for d in range(1, n_sp):
+                count = count * counts[d](i[2 + d])
+            return pooled[i] / E.cast(x.dtype, count)
+        return [_named(shape, divide, "avg_pool_div", "elemwise")]
     return compute
+
+
+def _indices(x, padded, pooled, begin, tap, ks, shape, storage_order):
+    """Flat index into ``x`` of each window's first tap equal to the window's max."""
+    n_sp = x.ndim - 2
+    spatial = x.shape[2:]
+
+    def body(i):
+        t = tap(i)
+        src = [t[2 + d] - E.const(begin[d]) for d in range(n_sp)]
+        valid = [in_range(s, 0, spatial[d]) for d, s in enumerate(src)]
+        order = range(n_sp) if not storage_order else reversed(range(n_sp))
+        flat = E.cast("int64", i[0] * E.const(x.shape[1]) + i[1])
+        for d in order:
+            flat = flat * E.const(spatial[d], "int64") + E.cast("int64", src[d])
+        hit = E.logical_and(E.eq(padded[t], pooled[i]), *valid)
+        return te.min(E.select(hit, flat, E.const(np.iinfo(np.int64).max, "int64")), axis=ks)
+
+    return _named(shape, body, "max_pool_indices", "pool_indices")
 
 
 def _count_expr(size, k, stride, dilation, pad_begin, pad_end, include_pad):
@@ -151,23 +256,40 @@ def _global_compute(kind: str):
         (x,) = inputs
         axes = [te.reduce_axis(s, f"k{d}") for d, s in enumerate(x.shape[2:])]
         shape = x.shape[:2] + (1,) * len(axes)
-        reducer = te.max if kind == "max" else te.sum
-        pooled = te.compute(shape, lambda n, c, *_: reducer(x[(n, c) + tuple(axes)], axis=axes),
-                            f"global_{kind}_pool", tag="pool", attrs={"pool": kind})
+        p = float(attrs.get("p", 2))
+
+        def body(n, c, *_):
+            v = x[(n, c) + tuple(axes)]
+            if kind == "max":
+                return te.max(v, axis=axes)
+            return te.sum(_lp_power(v, p) if kind == "lp" else v, axis=axes)
+        pooled = te.compute(shape, body, f"global_{kind}_pool", tag="pool", attrs={"pool": kind})
         if kind == "max":
             return [pooled]
+        if kind == "lp":
+            return [te.compute(shape, lambda *i: _lp_root(pooled[i], p), "global_lp_pool_root",
+                               tag="elemwise")]
         size = int(np.prod(x.shape[2:]))
         return [te.compute(shape, lambda *i: pooled[i] / E.const(size, x.dtype),
                            "global_avg_pool_div", tag="elemwise")]
     return compute
 
 
+def _global_lp_reference(xs, attrs):
+    p = float(attrs.get("p", 2))
+    axes = tuple(range(2, xs[0].ndim))
+    return [(np.abs(xs[0]) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)]
+
+
 define_op("MaxPool", _infer, _max_reference, _pool_compute("max"), OpPattern.REDUCTION, __doc__)
 define_op("AveragePool", _infer, _avg_reference, _pool_compute("avg"), OpPattern.REDUCTION,
           __doc__)
+define_op("LpPool", _infer, _lp_reference, _pool_compute("lp"), OpPattern.REDUCTION, __doc__)
 define_op("GlobalMaxPool", _global_infer,
           lambda xs, a: [xs[0].max(axis=tuple(range(2, xs[0].ndim)), keepdims=True)],
           _global_compute("max"), OpPattern.REDUCTION, __doc__)
 define_op("GlobalAveragePool", _global_infer,
           lambda xs, a: [xs[0].mean(axis=tuple(range(2, xs[0].ndim)), keepdims=True)],
           _global_compute("avg"), OpPattern.REDUCTION, __doc__)
+define_op("GlobalLpPool", _global_infer, _global_lp_reference, _global_compute("lp"),
+          OpPattern.REDUCTION, __doc__)

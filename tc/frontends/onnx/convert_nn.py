@@ -30,16 +30,21 @@ def _conv(cv, node, attrs):
     cv.emit("Conv", ins, canon, node)
 
 
-@converter("MaxPool", "AveragePool")
+@converter("MaxPool", "AveragePool", "LpPool")
 def _pool(cv, node, attrs):
     (x,) = cv.inputs(node)[:1]
-    cv.check_unused_outputs(node, 1, "tc's MaxPool does not compute Indices")
     kernel = tuple(attrs["kernel_shape"])
     canon = _window_common(x, kernel, attrs)
     canon.update(kernel_shape=kernel, ceil_mode=int(attrs.get("ceil_mode", 0)))
+    outputs = node.output[:1]
     if node.op_type == "AveragePool":
         canon["count_include_pad"] = int(attrs.get("count_include_pad", 0))
-    cv.emit(node.op_type, [x], canon, node, node.output[:1])
+    elif node.op_type == "LpPool":
+        canon["p"] = int(attrs.get("p", 2))
+    elif len(node.output) > 1 and node.output[1] in cv.used:
+        canon.update(with_indices=1, storage_order=int(attrs.get("storage_order", 0)))
+        outputs = node.output[:2]
+    cv.emit(node.op_type, [x], canon, node, outputs)
 
 
 @converter("BatchNormalization")
@@ -55,7 +60,7 @@ def _batchnorm(cv, node, attrs):
             {"epsilon": float(attrs.get("epsilon", 1e-5))}, node, node.output[:1])
 
 
-@converter("Softmax", "LogSoftmax")
+@converter("Softmax", "LogSoftmax", "Hardmax")
 def _softmax(cv, node, attrs):
     (x,) = cv.inputs(node)
     shape = x.type.shape
