@@ -1,4 +1,4 @@
-"""Normalization-style ops: BatchNormalization (inference), Softmax, LogSoftmax, LRN.
+"""Normalization-style ops: BatchNormalization (inference), Softmax, LogSoftmax, Hardmax, LRN.
 
 Canonical attributes:
 - BatchNormalization(X, scale, B, mean, var; epsilon): inference form, channel axis 1,
@@ -7,6 +7,9 @@ Canonical attributes:
   ``axis`` non-negative; the frontend rewrites older opsets' coerce-to-2-D semantics.
   TE: "softmax" max stage, "elemwise" exp(x - max) stage, "softmax" sum stage, "softmax"
   output stage (attrs {"axis": axis}).
+- Hardmax(X; axis): 1 at the first maximum along ``axis`` (non-negative; opset-13
+  semantics, as Softmax), 0 elsewhere. TE: ArgMax's stages ("reduce" max, "reduce" first
+  index), then a "broadcast" output stage.
 - LRN(X; size, alpha, beta, bias): across channels (axis 1), window
   [c - (size-1)//2, c + size//2]. TE: "reduce" sum-of-squares stage over r, "elemwise"
   output stage.
@@ -110,6 +113,34 @@ define_op("Softmax", _softmax_infer, _softmax_reference(False), _softmax_compute
           OpPattern.REDUCTION, __doc__)
 define_op("LogSoftmax", _softmax_infer, _softmax_reference(True), _softmax_compute(True),
           OpPattern.REDUCTION, __doc__)
+
+
+def _hardmax_reference(xs, attrs):
+    (x,) = xs
+    axis = normalize_axis(attrs.get("axis", -1), x.ndim)
+    first = np.expand_dims(np.argmax(x, axis=axis), axis)
+    pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - 1 - axis))
+    return [(pos == first).astype(x.dtype)]
+
+
+def _hardmax_compute(inputs, attrs):
+    from .reduce import keep_index, reduce_stage
+
+    (x,) = inputs
+    axis = normalize_axis(attrs.get("axis", -1), x.ndim)
+    axes, n = (axis,), x.shape[axis]
+    best = reduce_stage(x, axes, True, "max", lambda idx, i: x[idx], "hardmax_max")
+    first = reduce_stage(
+        x, axes, True, "min",
+        lambda idx, i: E.select(E.eq(x[idx], best[keep_index(idx, axes)]), idx[axis], E.const(n)),
+        "hardmax_index")
+    return [te.compute(x.shape, lambda *i: E.select(E.eq(first[keep_index(i, axes)], i[axis]),
+                                                    E.const(1, x.dtype), E.const(0, x.dtype)),
+                       "hardmax", tag="broadcast")]
+
+
+define_op("Hardmax", _softmax_infer, _hardmax_reference, _hardmax_compute, OpPattern.REDUCTION,
+          __doc__)
 
 
 # --- LRN -------------------------------------------------------------------------------
