@@ -1,39 +1,55 @@
 """ONNX converters for the element-wise family: one canonical op per ONNX op."""
 from __future__ import annotations
 
-from .importer import Converter, converter, np_dtype
+from .importer import Converter, NotConstantError, converter, np_dtype
+
+_UNARY = ("Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
+          "Round", "Sign", "Erf", "Reciprocal", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
+          "Sinh", "Cosh", "Asinh", "Acosh", "Atanh")
+_BROADCAST = ("Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max", "Min", "Mean")
 
 
-@converter("Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
-            "Erf", "Reciprocal", "Add", "Sub", "Mul", "Div", "Sum", "Max", "Min", "Mean",
-            "MatMul", "Identity", "GlobalAveragePool", "GlobalMaxPool")
+@converter(*_UNARY, *_BROADCAST, "MatMul", "Identity", "GlobalAveragePool", "GlobalMaxPool")
 def _plain(cv: Converter, node, attrs):
     cv.emit(node.op_type, cv.inputs(node), {}, node)
 
 
-@converter("Pow")
-def _pow(cv, node, attrs):
-    base, exponent = cv.inputs(node)
-    if exponent.type.dtype != base.type.dtype:
-        exponent, = cv.emit("Cast", [exponent], {"to": base.type.dtype}, node,
-                            [node.output[0] + "_exponent"])
-    cv.emit("Pow", [base, exponent], {}, node)
+@converter("Mod")
+def _mod(cv, node, attrs):
+    cv.emit("Mod", cv.inputs(node), {"fmod": int(attrs.get("fmod", 0))}, node)
 
 
 @converter("Cast")
 def _cast(cv, node, attrs):
-    cv.emit("Cast", cv.inputs(node), {"to": np_dtype(int(attrs["to"]))}, node)
+    cv.emit("Cast", cv.inputs(node)[:1], {"to": np_dtype(int(attrs["to"]))}, node)
+
+
+@converter("CastLike")
+def _cast_like(cv, node, attrs):
+    x, like = cv.inputs(node)
+    cv.emit("Cast", [x], {"to": like.type.dtype}, node)
 
 
 @converter("Clip")
 def _clip(cv, node, attrs):
     x = cv.value(node.input[0])
     if cv.opset < 11:
-        lo, hi = attrs.get("min"), attrs.get("max")
-    else:
-        lo = cv.optional_const(node, 1, "Clip's min input")
-        hi = cv.optional_const(node, 2, "Clip's max input")
-        lo = None if lo is None else lo.item()
-        hi = None if hi is None else hi.item()
-    bounds = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
-    cv.emit("Clip", [x], bounds, node)
+        cv.emit("Clip", [x], {k: attrs[k] for k in ("min", "max") if k in attrs}, node)
+        return
+    bounds, dynamic = {}, []
+    for index, key, op in ((1, "min", "Max"), (2, "max", "Min")):
+        try:
+            bound = cv.optional_const(node, index, f"Clip's {key} input")
+        except NotConstantError:  # a run-time bound: clamp with Max/Min nodes
+            dynamic.append((op, cv.value(node.input[index])))
+            continue
+        if bound is not None:
+            bounds[key] = bound.item()
+    if not dynamic:
+        cv.emit("Clip", [x], bounds, node)
+        return
+    steps = ([("Clip", [], bounds)] if bounds else []) + [(op, [v], {}) for op, v in dynamic]
+    for k, (op, extra, step_attrs) in enumerate(steps):
+        last = k == len(steps) - 1
+        outputs = None if last else [f"{node.output[0]}_clip{k}"]
+        x, = cv.emit(op, [x, *extra], step_attrs, node, outputs)
