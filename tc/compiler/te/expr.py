@@ -304,9 +304,19 @@ def children(node) -> list:
     return out
 
 
-def post_order_rewrite(node, fn: Callable):
-    """Rewrite bottom-up: children first, then ``fn`` on the rebuilt node."""
-    return fn(map_children(node, lambda c: post_order_rewrite(c, fn)))
+def post_order_rewrite(node, fn: Callable, _memo: dict | None = None):
+    """Rewrite bottom-up: children first, then ``fn`` on the rebuilt node.
+
+    A subexpression shared by several parents (inlining makes DAGs) is rewritten once:
+    results are memoized by node identity for the duration of the call.
+    """
+    memo = {} if _memo is None else _memo
+    hit = memo.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    out = fn(map_children(node, lambda c: post_order_rewrite(c, fn, memo)))
+    memo[id(node)] = (node, out)  # the node is kept alive, so its id stays unique
+    return out
 
 
 def walk(node):
