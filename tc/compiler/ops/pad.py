@@ -2,9 +2,10 @@
 
 Canonical attributes of Pad:
 - ``pads``: (begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}), non-negative ints;
-- ``mode``: "constant" | "edge" | "reflect";
+- ``mode``: "constant" | "edge" | "reflect" | "wrap";
 - ``value``: the fill for "constant" (a Python number, default 0).
-The frontend turns Pad's opset-11+ inputs (pads, constant_value, axes) into these.
+The frontend turns Pad's opset-11+ inputs (pads, constant_value, axes) into these, and
+negative pads (cropping) into a Slice before the Pad.
 TE tag: "pad" (injective: a schedule may inline it).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..te import expr as E
 from .common import clamp_index, define_op, in_range
 from .registry import OpPattern
 
-MODES = ("constant", "edge", "reflect")
+MODES = ("constant", "edge", "reflect", "wrap")
 
 
 def pad_stage(x, begin: Sequence[int], end: Sequence[int], value=0, name: str = "pad",
@@ -35,6 +36,8 @@ def pad_stage(x, begin: Sequence[int], end: Sequence[int], value=0, name: str = 
         if mode == "reflect" and n > 1:
             last = E.const(n - 1)
             return last - E.call("abs", last - E.call("abs", j))
+        if mode == "wrap":
+            return j % E.const(n)  # floor modulo: wraps both ways
         return clamp_index(j, n)
 
     def body(*i):
@@ -62,10 +65,10 @@ def _check(rank: int, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:
 def _infer(types, attrs):
     (x,) = types
     begin, end = _check(len(x.shape), attrs)
-    if attrs.get("mode") == "reflect":
+    if attrs.get("mode") in ("reflect", "wrap"):
         for d, (b, e) in enumerate(zip(begin, end)):
             if max(b, e) >= x.shape[d] and max(b, e) > 0:
-                raise ValueError(f"reflect padding of {max(b, e)} on dim {d} of size "
+                raise ValueError(f"{attrs['mode']} padding of {max(b, e)} on dim {d} of size "
                                  f"{x.shape[d]} needs pads smaller than the dim")
     return [TensorType(tuple(s + b + e for s, b, e in zip(x.shape, begin, end)), x.dtype)]
 
@@ -77,7 +80,7 @@ def _reference(xs, attrs):
     mode = attrs.get("mode", "constant")
     if mode == "constant":
         return [np.pad(x, widths, mode="constant", constant_values=attrs.get("value", 0))]
-    return [np.pad(x, widths, mode=mode)]
+    return [np.pad(x, widths, mode=mode)]  # numpy's "wrap" is ONNX's
 
 
 def _compute(inputs, attrs):
@@ -89,4 +92,4 @@ def _compute(inputs, attrs):
 
 
 define_op("Pad", _infer, _reference, _compute, OpPattern.INJECTIVE,
-          "Pad(X; pads, mode, value): pads = begins then ends; mode constant|edge|reflect.")
+          "Pad(X; pads, mode, value): pads = begins then ends; mode constant|edge|reflect|wrap.")

@@ -248,3 +248,183 @@ def _shape_compute(inputs, attrs):
 define_op("Shape", _shape_infer,
           lambda xs, a: [np.array(xs[0].shape[slice(*_shape_range(xs[0].ndim, a))], np.int64)],
           _shape_compute, OpPattern.INJECTIVE, "Shape(X; start, end).")
+
+
+# --- Expand / Slice / Tile / DepthToSpace / SpaceToDepth / Trilu -------------------------
+# Canonical attributes:
+# - Expand(X; shape): the full output shape (the numpy broadcast of X's shape and ONNX's
+#   shape input, computed by the frontend). Tag "broadcast".
+# - Slice(X; starts, steps, sizes): one entry per dim; out[i] = X[starts + i * steps],
+#   0 <= starts < dim (any value when sizes is 0), steps non-zero. The frontend applies
+#   ONNX's clamping of starts/ends.
+# - Tile(X; repeats): one positive int per dim.
+# - DepthToSpace(X; blocksize, mode "DCR"|"CRD"), SpaceToDepth(X; blocksize, mode): NCHW.
+# - Trilu(X; upper (0|1), k (int)): keeps the upper/lower triangle of the last two dims.
+
+def _expand_infer(types, attrs):
+    (x,) = types
+    shape = tuple(int(d) for d in attrs["shape"])
+    from .common import broadcast_shapes
+    if broadcast_shapes(x.shape, shape) != shape:
+        raise ValueError(f"Expand: {x.shape} does not broadcast to {shape}; the canonical "
+                         "shape is the broadcast of both")
+    return [TensorType(shape, x.dtype)]
+
+
+def _expand_compute(inputs, attrs):
+    from .common import broadcast_read
+    (x,) = inputs
+    shape = tuple(int(d) for d in attrs["shape"])
+    return [te.compute(shape, lambda *i: broadcast_read(x, i), "expand", tag="broadcast")]
+
+
+define_op("Expand", _expand_infer,
+          lambda xs, a: [np.broadcast_to(xs[0], tuple(a["shape"])).copy()],
+          _expand_compute, OpPattern.BROADCAST, "Expand(X; shape): full broadcast shape.")
+
+
+def _slice_check(shape, attrs):
+    starts, steps, sizes = (tuple(int(v) for v in attrs[k]) for k in ("starts", "steps", "sizes"))
+    if not len(starts) == len(steps) == len(sizes) == len(shape):
+        raise ValueError(f"Slice needs starts/steps/sizes for each of {len(shape)} dims")
+    for d, (s, st, n) in enumerate(zip(starts, steps, sizes)):
+        if st == 0 or n < 0 or (n and not (0 <= s < shape[d] and 0 <= s + (n - 1) * st < shape[d])):
+            raise ValueError(f"Slice of dim {d} (size {shape[d]}) with start {s}, step {st}, "
+                             f"size {n} reads out of bounds")
+    return starts, steps, sizes
+
+
+def _slice_reference(xs, attrs):
+    (x,) = xs
+    starts, steps, sizes = _slice_check(x.shape, attrs)
+    for d, (s, st, n) in enumerate(zip(starts, steps, sizes)):
+        x = np.take(x, s + st * np.arange(n, dtype=np.int64), axis=d)
+    return [x]
+
+
+def _slice_index(x, shape, attrs, i):
+    starts, steps, _ = _slice_check(x.shape, attrs)
+    return tuple(v if (s, st) == (0, 1) else E.const(s) + v * E.const(st)
+                 for v, s, st in zip(i, starts, steps))
+
+
+_injective("Slice",
+           lambda t, a: [TensorType(_slice_check(t[0].shape, a)[2], t[0].dtype)],
+           _slice_reference, _slice_index,
+           "Slice(X; starts, steps, sizes): out[i] = X[starts + i * steps] per dim.")
+
+
+def _tile_repeats(rank, attrs):
+    repeats = tuple(int(r) for r in attrs["repeats"])
+    if len(repeats) != rank or min(repeats, default=1) < 0:
+        raise ValueError(f"Tile needs {rank} non-negative repeats, got {repeats}")
+    return repeats
+
+
+_injective("Tile",
+           lambda t, a: [TensorType(tuple(s * r for s, r in zip(
+               t[0].shape, _tile_repeats(len(t[0].shape), a))), t[0].dtype)],
+           lambda xs, a: [np.tile(xs[0], _tile_repeats(xs[0].ndim, a))],
+           lambda x, shape, attrs, i: tuple(E.const(0) if n == 1 else v % E.const(n)
+                                            for v, n in zip(i, x.shape)),
+           "Tile(X; repeats).")
+
+
+def _d2s_split(shape, attrs):
+    b = int(attrs["blocksize"])
+    if len(shape) != 4 or b < 1 or shape[1] % (b * b):
+        raise ValueError(f"DepthToSpace needs NCHW input with C divisible by blocksize^2 "
+                         f"({b}^2), got {shape}")
+    return b
+
+
+def _d2s_shape(shape, attrs):
+    b = _d2s_split(shape, attrs)
+    n, c, h, w = shape
+    return (n, c // (b * b), h * b, w * b)
+
+
+def _d2s_reference(xs, attrs):
+    (x,) = xs
+    b, (n, c, h, w) = _d2s_split(x.shape, attrs), x.shape
+    if attrs.get("mode", "DCR") == "DCR":
+        y = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return [y.reshape(_d2s_shape(x.shape, attrs))]
+
+
+def _d2s_index(x, shape, attrs, i):
+    b = _d2s_split(x.shape, attrs)
+    n, c, y, xx = i
+    bb, cc = E.const(b), E.const(shape[1])
+    hy, by, wx, bx = y // bb, y % bb, xx // bb, xx % bb
+    if attrs.get("mode", "DCR") == "DCR":
+        ch = (by * bb + bx) * cc + c
+    else:
+        ch = c * E.const(b * b) + by * bb + bx
+    return (n, ch, hy, wx)
+
+
+_injective("DepthToSpace", lambda t, a: [TensorType(_d2s_shape(t[0].shape, a), t[0].dtype)],
+           _d2s_reference, _d2s_index, "DepthToSpace(X; blocksize, mode DCR|CRD): NCHW.")
+
+
+def _s2d_shape(shape, attrs):
+    b = int(attrs["blocksize"])
+    if len(shape) != 4 or b < 1 or shape[2] % b or shape[3] % b:
+        raise ValueError(f"SpaceToDepth needs NCHW input with H, W divisible by blocksize {b}, "
+                         f"got {shape}")
+    n, c, h, w = shape
+    return (n, c * b * b, h // b, w // b)
+
+
+def _s2d_reference(xs, attrs):
+    (x,) = xs
+    b, (n, c, h, w) = int(attrs["blocksize"]), x.shape
+    y = x.reshape(n, c, h // b, b, w // b, b)
+    y = y.transpose(0, 1, 3, 5, 2, 4) if attrs.get("mode", "DCR") == "CRD" else \
+        y.transpose(0, 3, 5, 1, 2, 4)
+    return [y.reshape(_s2d_shape(x.shape, attrs))]
+
+
+def _s2d_index(x, shape, attrs, i):
+    b, c_in = int(attrs["blocksize"]), x.shape[1]
+    n, ch, y, xx = i
+    bb = E.const(b)
+    if attrs.get("mode", "DCR") == "CRD":
+        c, blk = ch // E.const(b * b), ch % E.const(b * b)
+    else:
+        blk, c = ch // E.const(c_in), ch % E.const(c_in)
+    return (n, c, y * bb + blk // bb, xx * bb + blk % bb)
+
+
+_injective("SpaceToDepth", lambda t, a: [TensorType(_s2d_shape(t[0].shape, a), t[0].dtype)],
+           _s2d_reference, _s2d_index, "SpaceToDepth(X; blocksize, mode DCR|CRD): NCHW.")
+
+
+def _trilu_infer(types, attrs):
+    if len(types[0].shape) < 2:
+        raise ValueError(f"Trilu needs rank >= 2, got shape {types[0].shape}")
+    return [types[0]]
+
+
+def _trilu_reference(xs, attrs):
+    k = int(attrs.get("k", 0))
+    return [np.triu(xs[0], k) if attrs.get("upper", 1) else np.tril(xs[0], k)]
+
+
+def _trilu_compute(inputs, attrs):
+    (x,) = inputs
+    k, upper = int(attrs.get("k", 0)), bool(attrs.get("upper", 1))
+
+    def body(*i):
+        diff = i[-1] - i[-2]  # column - row
+        keep = E.ge(diff, E.const(k)) if upper else E.le(diff, E.const(k))
+        return E.select(keep, x[i], E.const(0, x.dtype))
+
+    return [te.compute(x.shape, body, "trilu", tag="injective")]
+
+
+define_op("Trilu", _trilu_infer, _trilu_reference, _trilu_compute, OpPattern.INJECTIVE,
+          "Trilu(X; upper, k).")
