@@ -177,10 +177,10 @@ def make_execution_plan(graph: Graph, calls: list[tuple[Group, str]], storage: S
     def ref(v: Value) -> P.TensorRef:
         if v.name in input_pos:
             return P.TensorRef(P.INPUT, input_pos[v.name])
-        if v.name in output_pos:
-            return P.TensorRef(P.OUTPUT, output_pos[v.name])
         if v.name in const_offsets:
             return P.TensorRef(P.CONSTANT, const_offsets[v.name])
+        if v.name in output_pos:
+            return P.TensorRef(P.OUTPUT, output_pos[v.name])
         return P.TensorRef(P.WORKSPACE, storage.offset(v.name))
 
     steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs))

@@ -58,3 +58,4 @@ def test_inplace_model_matches_onnxruntime(monkeypatch):
     mod = tc.compile(model)
     assert mod.build_report.memory.arena_bytes < mod.build_report.memory.naive_bytes
     np.testing.assert_allclose(mod.run([x])[0], run_onnxruntime(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
