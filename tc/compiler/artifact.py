@@ -235,6 +235,8 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
     if plan.constants:
         lines += [f"/* {len(plan.constants)} bytes of weights, 64-byte aligned, read-only */",
                   f"extern const unsigned char {CONSTANTS_SYMBOL}[];", ""]
+    elif cst_used:  # only zero-byte constants: a valid address that is never read
+        lines += [f"static const unsigned char {CONSTANTS_SYMBOL}[1];", ""]
     lines += [
         "static const char metadata_json[] =",
         _c_string_lines(metadata) + ";",
