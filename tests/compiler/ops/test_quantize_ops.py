@@ -1,0 +1,146 @@
+"""Quantization ops (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+MatMulInteger, QLinearMatMul): the compiled one-node model and the numpy reference
+against onnxruntime, every input a graph input (nothing constant-folded)."""
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+import tc
+from tc.compiler.graph.evaluate import evaluate
+from tc.frontends.onnx import from_onnx
+from tests.frontends.onnx_models import run_onnxruntime
+
+
+def _model(op, arrays, attrs=None, opset=21, n_outputs=1):
+    names = [f"in{i}" for i in range(len(arrays))]
+    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+              for n, a in zip(names, arrays)]
+    outs = [f"out{i}" for i in range(n_outputs)]
+    node = helper.make_node(op, names, outs, **(attrs or {}))
+    graph = helper.make_graph([node], f"{op}_test", inputs,
+                              [onnx.ValueInfoProto(name=o) for o in outs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    for i in range(n_outputs):
+        model.graph.output[i].CopyFrom(inferred.graph.output[i])
+    return model, dict(zip(names, arrays))
+
+
+def check(op, arrays, attrs=None, opset=21, n_outputs=1, atol=0.0):
+    model, feeds = _model(op, arrays, attrs, opset, n_outputs)
+    expected = run_onnxruntime(model, feeds)
+    got = tc.compile(model).run(list(feeds.values()))
+    ref = evaluate(from_onnx(model), list(feeds.values()))
+    for e, g, r in zip(expected, got, ref):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), atol=atol,
+                                   rtol=1e-6 if atol else 0)
+        np.testing.assert_allclose(r.astype(np.float64), e.astype(np.float64), atol=atol,
+                                   rtol=1e-6 if atol else 0)
+
+
+def _x(shape, dtype="float32", seed=0, scale=40.0):
+    """Random values plus exact halves of the unit scale (round-half-to-even cases)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-scale, scale, shape)
+    x.reshape(-1)[::3] = np.round(x.reshape(-1)[::3]) + 0.5
+    return x.astype(dtype)
+
+
+QDTYPES = ("int8", "uint8", "int16", "uint16")
+
+
+@pytest.mark.parametrize("dtype", QDTYPES)
+@pytest.mark.parametrize("layout", ["tensor", "axis", "block"])
+def test_quantize_linear(dtype, layout):
+    x = _x((2, 4, 3), scale=300.0)
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(1)
+    shape = {"tensor": (), "axis": (4,), "block": (2, 2, 3)}[layout]
+    scale = rng.choice([0.5, 1.0, 2.0], shape).astype(np.float32)
+    zp = rng.integers(info.min // 4, info.max // 4 + 1, shape).astype(dtype)
+    attrs = {"axis": 1, "block_size": 2} if layout == "block" else {"axis": 1}
+    check("QuantizeLinear", [x, scale, zp], attrs)
+
+
+def test_quantize_linear_float16():
+    x = _x((3, 5), "float16")
+    check("QuantizeLinear", [x, np.array(0.25, np.float16), np.array(3, np.int8)])
+
+
+def test_quantize_linear_output_dtype_without_zero_point():
+    x, scale = _x((2, 6), scale=100.0), np.array(0.5, np.float32)
+    check("QuantizeLinear", [x, scale], {"output_dtype": onnx.TensorProto.INT16})
+    check("QuantizeLinear", [x, scale])   # uint8 by default
+
+
+@pytest.mark.parametrize("dtype", QDTYPES + ("int32",))
+@pytest.mark.parametrize("layout", ["tensor", "axis", "block"])
+def test_dequantize_linear(dtype, layout):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(2)
+    lo, hi = max(info.min, -(2 ** 20)), min(info.max, 2 ** 20)
+    x = rng.integers(lo, hi, (2, 4, 3)).astype(dtype)
+    shape = {"tensor": (), "axis": (4,), "block": (2, 2, 3)}[layout]
+    scale = rng.uniform(0.01, 2.0, shape).astype(np.float32)
+    zp = rng.integers(lo // 4, hi // 4, shape).astype(dtype)
+    attrs = {"axis": 1, "block_size": 2} if layout == "block" else {"axis": 1}
+    check("DequantizeLinear", [x, scale, zp], attrs, atol=1e-6)
+
+
+def test_dequantize_linear_float16_scale_no_zero_point():
+    x = np.arange(-12, 12, dtype=np.int8).reshape(4, 6)
+    check("DequantizeLinear", [x, np.array(0.3, np.float16)], atol=1e-3)
+
+
+@pytest.mark.parametrize("data", ["random", "positive", "negative"])
+def test_dynamic_quantize_linear(data):
+    x = _x((3, 4), scale=5.0)
+    x = {"random": x, "positive": np.abs(x), "negative": -np.abs(x)}[data]
+    check("DynamicQuantizeLinear", [x], opset=11, n_outputs=3, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((4,), (4, 3))])
+@pytest.mark.parametrize("zero_points", ["none", "tensor", "vector"])
+def test_matmul_integer(dtype, shapes, zero_points):
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max + 1, shapes[0]).astype(dtype)
+    b = rng.integers(info.min, info.max + 1, shapes[1]).astype(dtype)
+    arrays = [a, b]
+    if zero_points == "tensor":
+        arrays += [np.array(7, dtype), np.array(-3 if dtype == "int8" else 9, dtype)]
+    elif zero_points == "vector":
+        # onnxruntime takes a per-tensor A zero point only (per-row: see below)
+        arrays += [np.array(7, dtype), rng.integers(0, 20, shapes[1][1]).astype(dtype)]
+    check("MatMulInteger", arrays, opset=10)
+
+
+def test_matmul_integer_per_row_a_zero_point():
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (3, 4)).astype(np.uint8)
+    b = rng.integers(0, 256, (4, 2)).astype(np.uint8)
+    za, zb = np.array([1, 200, 3], np.uint8), np.array([4, 250], np.uint8)
+    expected = (a.astype(np.int32) - za[:, None]) @ (b.astype(np.int32) - zb)
+    model, feeds = _model("MatMulInteger", [a, b, za, zb], opset=10)
+    np.testing.assert_array_equal(tc.compile(model).run(list(feeds.values()))[0], expected)
+    np.testing.assert_array_equal(evaluate(from_onnx(model), list(feeds.values()))[0],
+                                  expected)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+@pytest.mark.parametrize("float_dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shapes", [((2, 4), (4, 3)), ((2, 2, 4), (4, 3))])
+def test_qlinear_matmul(dtype, float_dtype, shapes):
+    rng = np.random.default_rng(4)
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max + 1, shapes[0]).astype(dtype)
+    b = rng.integers(info.min, info.max + 1, shapes[1]).astype(dtype)
+    f = np.dtype(float_dtype)
+    arrays = [a, np.array(0.0066, f), np.array(5, dtype), b, np.array(0.00705, f),
+              np.array(-2 if dtype == "int8" else 114, dtype), np.array(0.0107, f),
+              np.array(10 if dtype == "int8" else 118, dtype)]
+    check("QLinearMatMul", arrays, opset=21)
