@@ -5,7 +5,7 @@ regenerating, so that the list only ever shrinks as tc learns more.
 """
 
 EXPECTED_FAILURES = {
-    # --- control flow: outside what tc compiles: 38 cases
+    # --- control flow: outside what tc compiles
     'test_affine_grid_2d_align_corners_expanded_cpu': 'control flow (If): out of scope',
     'test_affine_grid_2d_expanded_cpu': 'control flow (If): out of scope',
     'test_affine_grid_3d_align_corners_expanded_cpu': 'control flow (If): out of scope',
@@ -44,7 +44,7 @@ EXPECTED_FAILURES = {
     'test_sequence_map_identity_1_sequence_1_tensor_expanded_cpu': 'control flow (Loop): out of scope',
     'test_sequence_map_identity_1_sequence_expanded_cpu': 'control flow (Loop): out of scope',
     'test_sequence_map_identity_2_sequences_expanded_cpu': 'control flow (Loop): out of scope',
-    # --- sequences and optionals: outside what tc compiles: 30 cases
+    # --- sequences and optionals: outside what tc compiles
     'test_optional_get_element_optional_sequence_cpu': 'sequences and optionals (OptionalGetElement): out of scope',
     'test_optional_get_element_optional_tensor_cpu': 'sequences and optionals (OptionalGetElement): out of scope',
     'test_optional_get_element_sequence_cpu': 'sequences and optionals (OptionalGetElement): out of scope',
@@ -75,7 +75,7 @@ EXPECTED_FAILURES = {
     'test_split_to_sequence_1_cpu': 'sequences and optionals (SplitToSequence): out of scope',
     'test_split_to_sequence_2_cpu': 'sequences and optionals (SplitToSequence): out of scope',
     'test_split_to_sequence_nokeepdims_cpu': 'sequences and optionals (SplitToSequence): out of scope',
-    # --- strings: outside what tc compiles: 33 cases
+    # --- strings: outside what tc compiles
     'test_regex_full_match_basic_cpu': 'strings (RegexFullMatch): out of scope',
     'test_regex_full_match_email_domain_cpu': 'strings (RegexFullMatch): out of scope',
     'test_regex_full_match_empty_cpu': 'strings (RegexFullMatch): out of scope',
@@ -109,14 +109,14 @@ EXPECTED_FAILURES = {
     'test_tfidfvectorizer_tf_onlybigrams_levelempty_cpu': 'strings (TfIdfVectorizer): out of scope',
     'test_tfidfvectorizer_tf_onlybigrams_skip5_cpu': 'strings (TfIdfVectorizer): out of scope',
     'test_tfidfvectorizer_tf_uniandbigrams_skip5_cpu': 'strings (TfIdfVectorizer): out of scope',
-    # --- training and randomness: outside what tc compiles: 6 cases
+    # --- training and randomness: outside what tc compiles
     'test_bernoulli_cpu': 'training and randomness (Bernoulli): out of scope',
     'test_bernoulli_double_cpu': 'training and randomness (Bernoulli): out of scope',
     'test_bernoulli_double_expanded_cpu': 'training and randomness (RandomUniformLike): out of scope',
     'test_bernoulli_expanded_cpu': 'training and randomness (RandomUniformLike): out of scope',
     'test_bernoulli_seed_cpu': 'training and randomness (Bernoulli): out of scope',
     'test_bernoulli_seed_expanded_cpu': 'training and randomness (RandomUniformLike): out of scope',
-    # --- image decoding: outside what tc compiles: 9 cases
+    # --- image decoding: outside what tc compiles
     'test_image_decoder_decode_bmp_rgb_cpu': 'image decoding (ImageDecoder): out of scope',
     'test_image_decoder_decode_jpeg2k_rgb_cpu': 'image decoding (ImageDecoder): out of scope',
     'test_image_decoder_decode_jpeg_bgr_cpu': 'image decoding (ImageDecoder): out of scope',
@@ -126,7 +126,7 @@ EXPECTED_FAILURES = {
     'test_image_decoder_decode_pnm_rgb_cpu': 'image decoding (ImageDecoder): out of scope',
     'test_image_decoder_decode_tiff_rgb_cpu': 'image decoding (ImageDecoder): out of scope',
     'test_image_decoder_decode_webp_rgb_cpu': 'image decoding (ImageDecoder): out of scope',
-    # --- ops tc does not implement yet (each case names them): 265 cases
+    # --- ops tc does not implement yet (each case names them)
     'test_affine_grid_2d_align_corners_cpu': 'not implemented yet: AffineGrid',
     'test_affine_grid_2d_cpu': 'not implemented yet: AffineGrid',
     'test_affine_grid_3d_align_corners_cpu': 'not implemented yet: AffineGrid',
@@ -236,18 +236,13 @@ EXPECTED_FAILURES = {
     'test_bitcast_uint32_to_int32_cpu': 'not implemented yet: BitCast',
     'test_blackmanwindow_cpu': 'not implemented yet: BlackmanWindow',
     'test_blackmanwindow_symmetric_cpu': 'not implemented yet: BlackmanWindow',
-    'test_dequantizelinear_axis_cpu': 'not implemented yet: DequantizeLinear',
-    'test_dequantizelinear_blocked_cpu': 'not implemented yet: DequantizeLinear',
-    'test_dequantizelinear_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_e4m3fn_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_e4m3fn_float16_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_e4m3fn_zero_point_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_e5m2_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_float4e2m1_cpu': 'not implemented yet: DequantizeLinear',
-    'test_dequantizelinear_int16_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_int2_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_int4_cpu': 'not implemented yet: DequantizeLinear',
-    'test_dequantizelinear_uint16_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_uint2_cpu': 'not implemented yet: DequantizeLinear',
     'test_dequantizelinear_uint4_cpu': 'not implemented yet: DequantizeLinear',
     'test_dft_axis_cpu': 'not implemented yet: DFT',
@@ -260,12 +255,6 @@ EXPECTED_FAILURES = {
     'test_dft_opset19_cpu': 'not implemented yet: DFT',
     'test_dft_rfft_cpu': 'not implemented yet: DFT',
     'test_dft_rfft_opset19_cpu': 'not implemented yet: DFT',
-    'test_dynamicquantizelinear_cpu': 'not implemented yet: DynamicQuantizeLinear',
-    'test_dynamicquantizelinear_expanded_cpu': 'not implemented yet: QuantizeLinear',
-    'test_dynamicquantizelinear_max_adjusted_cpu': 'not implemented yet: DynamicQuantizeLinear',
-    'test_dynamicquantizelinear_max_adjusted_expanded_cpu': 'not implemented yet: QuantizeLinear',
-    'test_dynamicquantizelinear_min_adjusted_cpu': 'not implemented yet: DynamicQuantizeLinear',
-    'test_dynamicquantizelinear_min_adjusted_expanded_cpu': 'not implemented yet: QuantizeLinear',
     'test_flexattention_causal_mask_cpu': 'not implemented yet: ai.onnx.preview',
     'test_flexattention_cpu': 'not implemented yet: ai.onnx.preview',
     'test_flexattention_diff_head_sizes_cpu': 'not implemented yet: ai.onnx.preview',
@@ -327,7 +316,6 @@ EXPECTED_FAILURES = {
     'test_lstm_reverse_cpu': 'not implemented yet: LSTM',
     'test_lstm_with_initial_bias_cpu': 'not implemented yet: LSTM',
     'test_lstm_with_peepholes_cpu': 'not implemented yet: LSTM',
-    'test_matmulinteger_cpu': 'not implemented yet: MatMulInteger',
     'test_melweightmatrix_cpu': 'not implemented yet: MelWeightMatrix',
     'test_nonmaxsuppression_center_point_box_format_cpu': 'not implemented yet: NonMaxSuppression',
     'test_nonmaxsuppression_flipped_coordinates_cpu': 'not implemented yet: NonMaxSuppression',
@@ -339,25 +327,11 @@ EXPECTED_FAILURES = {
     'test_nonmaxsuppression_suppress_by_IOU_cpu': 'not implemented yet: NonMaxSuppression',
     'test_nonmaxsuppression_two_batches_cpu': 'not implemented yet: NonMaxSuppression',
     'test_nonmaxsuppression_two_classes_cpu': 'not implemented yet: NonMaxSuppression',
-    'test_qlinearmatmul_2D_int8_float16_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_2D_int8_float32_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_2D_uint8_float16_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_2D_uint8_float32_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_3D_int8_float16_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_3D_int8_float32_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_3D_uint8_float16_cpu': 'not implemented yet: QLinearMatMul',
-    'test_qlinearmatmul_3D_uint8_float32_cpu': 'not implemented yet: QLinearMatMul',
-    'test_quantizelinear_axis_cpu': 'not implemented yet: QuantizeLinear',
-    'test_quantizelinear_blocked_asymmetric_cpu': 'not implemented yet: QuantizeLinear',
-    'test_quantizelinear_blocked_symmetric_cpu': 'not implemented yet: QuantizeLinear',
-    'test_quantizelinear_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_e4m3fn_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_e5m2_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_float4e2m1_cpu': 'not implemented yet: QuantizeLinear',
-    'test_quantizelinear_int16_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_int2_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_int4_cpu': 'not implemented yet: QuantizeLinear',
-    'test_quantizelinear_uint16_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_uint2_cpu': 'not implemented yet: QuantizeLinear',
     'test_quantizelinear_uint4_cpu': 'not implemented yet: QuantizeLinear',
     'test_rnn_seq_length_cpu': 'not implemented yet: RNN',
@@ -392,7 +366,7 @@ EXPECTED_FAILURES = {
     'test_unique_sorted_with_axis_cpu': 'not implemented yet: Unique',
     'test_unique_sorted_with_negative_axis_cpu': 'not implemented yet: Unique',
     'test_unique_sorted_without_axis_cpu': 'not implemented yet: Unique',
-    # --- element types tc does not handle (float8, int4/uint4, int2/uint2, float4, bfloat16): 170 cases
+    # --- element types tc does not handle (float8, int4/uint4, int2/uint2, float4, bfloat16)
     'test_attention_3d_causal_bf16_expanded_cpu': 'dtype not handled: bfloat16',
     'test_attention_4d_attn_mask_causal_bf16_expanded_cpu': 'dtype not handled: bfloat16',
     'test_attention_4d_causal_bf16_expanded_cpu': 'dtype not handled: bfloat16',
@@ -563,7 +537,7 @@ EXPECTED_FAILURES = {
     'test_onehot_with_bfloat16_values_cpu': 'dtype not handled: bfloat16',
     'test_range_bfloat16_type_positive_delta_cpu': 'dtype not handled: bfloat16',
     'test_reversesequence_bfloat16_cpu': 'dtype not handled: bfloat16',
-    # --- known numerical deviations (wrong result within the case's tolerance): 8 cases
+    # --- known numerical deviations (wrong result within the case's tolerance)
     'test_attention_4d_causal_fp16_expanded_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_fp16_expanded_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_gqa_causal_nonpad_decode_fp16_expanded_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
@@ -572,7 +546,7 @@ EXPECTED_FAILURES = {
     'test_training_dropout_default_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_training_dropout_default_mask_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_training_dropout_mask_cpu': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
-    # --- other reasons (the error tc gives): 22 cases
+    # --- other reasons (the error tc gives)
     'test_PReLU_1d_multiparam_cpu': 'tc.frontends.onnx.importer.FrontendError: node 0 (PRelu, opset 13): shapes (2, 3, 4), (3,) do not broadcast',
     'test_PReLU_2d_multiparam_cpu': 'tc.frontends.onnx.importer.FrontendError: node 0 (PRelu, opset 13): shapes (2, 3, 4, 5), (3,) do not broadcast',
     'test_PReLU_3d_multiparam_cpu': 'tc.frontends.onnx.importer.FrontendError: node 0 (PRelu, opset 13): shapes (2, 3, 4, 5, 6), (3,) do not broadcast',
