@@ -128,7 +128,8 @@ def np_dtype(elem_type: int) -> str:
         raise FrontendError(f"ONNX element type {elem_type} is not supported by tc") from None
 
 
-def _attrs(node) -> dict:
+def attribute_values(node) -> dict:
+    """A node's attributes as Python values (strings decoded)."""
     from onnx import helper
 
     out = {}
@@ -167,7 +168,7 @@ class Converter:
                     raise FrontendError(f"node {node.name or i} ({node.op_type}) reads {name!r}, "
                                         "which no earlier node, input or initializer defines")
             try:
-                CONVERTERS[node.op_type](self, node, _attrs(node))
+                CONVERTERS[node.op_type](self, node, attribute_values(node))
             except FrontendError:
                 raise
             except ValueError as e:
