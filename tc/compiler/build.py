@@ -9,7 +9,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from .. import __version__
 from . import aot_plan as P

@@ -1,6 +1,5 @@
 """The execution plan: graph outputs that no kernel writes are copied into place."""
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
 import tc
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import time
 import unittest
 import warnings

@@ -8,6 +8,16 @@ import numpy as np
 from .ir import Graph, Node, TensorType, Value
 
 
+def unique_name(hint: str, taken: set[str]) -> str:
+    """``hint``, or ``hint_1``, ``hint_2``, ...: the first not in ``taken`` (then added)."""
+    name, i = hint, 0
+    while name in taken:
+        i += 1
+        name = f"{hint}_{i}"
+    taken.add(name)
+    return name
+
+
 class GraphBuilder:
     """Incrementally build a ``Graph``.
 
@@ -26,12 +36,7 @@ class GraphBuilder:
 
     def fresh_name(self, hint: str) -> str:
         """A value name not used yet in this graph, based on ``hint``."""
-        name, i = hint, 0
-        while name in self._names:
-            i += 1
-            name = f"{hint}_{i}"
-        self._names.add(name)
-        return name
+        return unique_name(hint, self._names)
 
     def input(self, name: str, shape, dtype: str) -> Value:
         v = Value(self.fresh_name(name), TensorType(tuple(shape), dtype))

@@ -16,7 +16,6 @@ reading X there (0 where none does). Generic schedule.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

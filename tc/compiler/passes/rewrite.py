@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..graph.builder import unique_name
 from ..graph.ir import Graph, Node, TensorType, Value
 
 
@@ -72,12 +73,7 @@ class Edit:
 
     def fresh(self, hint: str) -> str:
         """A value name unused in the graph."""
-        name, i = hint, 0
-        while name in self._names:
-            i += 1
-            name = f"{hint}_{i}"
-        self._names.add(name)
-        return name
+        return unique_name(hint, self._names)
 
     def constant(self, array: np.ndarray, hint: str) -> Value:
         """A new constant value holding ``array``."""

@@ -11,7 +11,7 @@ tensors through ``TensorRead``; a reduction is a ``Reduce`` at the top of the bo
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from . import expr as E

@@ -1,6 +1,5 @@
 """Attention (opset 23/24, converted by expanding its ONNX function body): the compiled
 model and its numpy references against onnxruntime on small random inputs."""
-import numpy as np
 import pytest
 
 from tests.compiler.ops.test_reduce_ops import check, rand

@@ -1,7 +1,6 @@
 """In-place reuse: an elementwise kernel may overwrite an input that dies there."""
 import numpy as np
 
-import tc
 from tc.compiler.graph import GraphBuilder
 from tc.compiler.passes.fuse import make_group
 from tc.compiler.passes.inplace import inplace_pairs
