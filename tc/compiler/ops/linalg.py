@@ -84,14 +84,15 @@ define_op("Gemm", _gemm_infer, _gemm_reference, _gemm_compute, OpPattern.OUT_FUS
 
 # --- MatMul ----------------------------------------------------------------------------
 
-def _matmul_shapes(sa, sb):
-    """(promoted A shape, promoted B shape, full output shape, final output shape)."""
+def matmul_shapes(sa, sb, op: str = "MatMul"):
+    """(promoted A shape, promoted B shape, full output shape, final output shape): 1-D
+    operands are promoted and their unit dim dropped from the final shape, as numpy does."""
     if not sa or not sb:
-        raise ValueError("MatMul operands need rank >= 1")
+        raise ValueError(f"{op} operands need rank >= 1")
     pa = (1,) + tuple(sa) if len(sa) == 1 else tuple(sa)
     pb = tuple(sb) + (1,) if len(sb) == 1 else tuple(sb)
     if pa[-1] != pb[-2]:
-        raise ValueError(f"MatMul inner dims differ: {tuple(sa)} @ {tuple(sb)}")
+        raise ValueError(f"{op} inner dims differ: {tuple(sa)} @ {tuple(sb)}")
     batch = broadcast_shapes(pa[:-2], pb[:-2])
     full = batch + (pa[-2], pb[-1])
     final = batch + ((pa[-2],) if len(sa) > 1 else ()) + ((pb[-1],) if len(sb) > 1 else ())
@@ -100,14 +101,21 @@ def _matmul_shapes(sa, sb):
 
 def _matmul_infer(types, attrs):
     a, b = types
-    return [TensorType(_matmul_shapes(a.shape, b.shape)[3], same_dtype(types, "MatMul"))]
+    return [TensorType(matmul_shapes(a.shape, b.shape)[3], same_dtype(types, "MatMul"))]
 
 
-def _matmul_compute(inputs, attrs):
-    a, b = inputs
-    pa, pb, full, final = _matmul_shapes(a.shape, b.shape)
+def batched_matmul(a, b, name: str, a_element=None, b_element=None):
+    """numpy-style ``a @ b`` as TE: a "matmul" stage over the full (batch..., i, j) shape,
+    plus an injective stage dropping the unit dims of 1-D operands.
+
+    ``a_element(value, row)`` and ``b_element(value, col)`` transform each operand element
+    before the multiply (casts, zero points); the default keeps it as is.
+    """
+    pa, pb, full, final = matmul_shapes(a.shape, b.shape, name)
     k = te.reduce_axis(pa[-1], "k")
     nb = len(full) - 2
+    a_element = a_element or (lambda v, row: v)
+    b_element = b_element or (lambda v, col: v)
 
     def batch_index(promoted, batch):
         own = promoted[:-2]
@@ -118,18 +126,22 @@ def _matmul_compute(inputs, attrs):
         batch, row, col = i[:nb], i[nb], i[nb + 1]
         av = a[k.var] if a.ndim == 1 else a[batch_index(pa, batch) + (row, k.var)]
         bv = b[k.var] if b.ndim == 1 else b[batch_index(pb, batch) + (k.var, col)]
-        return te.sum(av * bv, axis=k)
+        return te.sum(a_element(av, row) * b_element(bv, col), axis=k)
 
-    mm = te.compute(full, body, "matmul", tag="matmul")
+    mm = te.compute(full, body, name, tag="matmul")
     if full == final:
-        return [mm]
+        return mm
 
     def drop(*i):
         rows = (i[nb],) if a.ndim > 1 else (E.const(0),)
         cols = (i[-1],) if b.ndim > 1 else (E.const(0),)
         return mm[tuple(i[:nb]) + rows + cols]
 
-    return [te.compute(final, drop, "matmul_squeeze", tag="injective")]
+    return te.compute(final, drop, f"{name}_squeeze", tag="injective")
+
+
+def _matmul_compute(inputs, attrs):
+    return [batched_matmul(inputs[0], inputs[1], "matmul")]
 
 
 define_op("MatMul", _matmul_infer, lambda xs, attrs: [np.matmul(xs[0], xs[1])], _matmul_compute,

@@ -38,7 +38,8 @@ import numpy as np
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
-from .common import broadcast_shapes, define_op, normalize_axis
+from .common import define_op, normalize_axis
+from .linalg import batched_matmul, matmul_shapes
 from .registry import OpPattern
 
 #: the integer dtypes a quantized tensor may have (float8/int4/int2 are not supported)
@@ -253,16 +254,8 @@ define_op("DynamicQuantizeLinear", _dynamic_infer, _dynamic_reference, _dynamic_
 # --- MatMulInteger / QLinearMatMul -------------------------------------------------------
 
 def _mm_shapes(sa, sb):
-    """(promoted A shape, promoted B shape, output shape); 1-D operands are promoted
-    and their unit dim dropped from the output, as numpy does."""
-    if not sa or not sb:
-        raise ValueError("MatMulInteger/QLinearMatMul operands need rank >= 1")
-    pa = (1,) + tuple(sa) if len(sa) == 1 else tuple(sa)
-    pb = tuple(sb) + (1,) if len(sb) == 1 else tuple(sb)
-    if pa[-1] != pb[-2]:
-        raise ValueError(f"matmul inner dims differ: {tuple(sa)} @ {tuple(sb)}")
-    batch = broadcast_shapes(pa[:-2], pb[:-2])
-    final = batch + ((pa[-2],) if len(sa) > 1 else ()) + ((pb[-1],) if len(sb) > 1 else ())
+    """(promoted A shape, promoted B shape, output shape), as numpy's matmul."""
+    pa, pb, _, final = matmul_shapes(sa, sb, "MatMulInteger/QLinearMatMul")
     return pa, pb, final
 
 
@@ -308,42 +301,23 @@ def _int_mm_reference(xs, attrs):
 
 def _int_mm_compute(inputs, attrs):
     a, b = inputs[:2]
-    pa, pb, final = _mm_shapes(a.shape, b.shape)
-    full = broadcast_shapes(pa[:-2], pb[:-2]) + (pa[-2], pb[-1])
-    nb = len(full) - 2
-    k = te.reduce_axis(pa[-1], "k")
+    pa, pb, _ = _mm_shapes(a.shape, b.shape)
     i32 = "int32"
-
-    def batch_index(promoted, batch):
-        own = promoted[:-2]
-        offset = len(batch) - len(own)
-        return tuple(E.const(0) if dim == 1 else batch[offset + d] for d, dim in enumerate(own))
 
     def zp(p, index, length, what):
         if _vector_param(p, length, what) == "tensor":
             return E.cast(i32, p[(E.const(0),) * p.ndim])
         return E.cast(i32, p[(index,)])
 
-    def body(*i):
-        batch, row, col = i[:nb], i[nb], i[nb + 1]
-        av = E.cast(i32, a[k.var] if a.ndim == 1 else a[batch_index(pa, batch) + (row, k.var)])
-        bv = E.cast(i32, b[k.var] if b.ndim == 1 else b[batch_index(pb, batch) + (k.var, col)])
-        if len(inputs) > 2:
-            av = av - zp(inputs[2], row, pa[-2], "a_zero_point")
-        if len(inputs) > 3:
-            bv = bv - zp(inputs[3], col, pb[-1], "b_zero_point")
-        return te.sum(av * bv, axis=k)
+    def a_element(v, row):
+        v = E.cast(i32, v)
+        return v - zp(inputs[2], row, pa[-2], "a_zero_point") if len(inputs) > 2 else v
 
-    mm = te.compute(full, body, "matmul_integer", tag="matmul")
-    if full == final:
-        return [mm]
+    def b_element(v, col):
+        v = E.cast(i32, v)
+        return v - zp(inputs[3], col, pb[-1], "b_zero_point") if len(inputs) > 3 else v
 
-    def drop(*i):
-        rows = (i[nb],) if a.ndim > 1 else (E.const(0),)
-        cols = (i[-1],) if b.ndim > 1 else (E.const(0),)
-        return mm[tuple(i[:nb]) + rows + cols]
-
-    return [te.compute(final, drop, "matmul_integer_squeeze", tag="injective")]
+    return [batched_matmul(a, b, "matmul_integer", a_element, b_element)]
 
 
 define_op("MatMulInteger", _int_mm_infer, _int_mm_reference, _int_mm_compute,
