@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 
 def one_node_model(op: str, inputs: list, attrs: dict | None = None, opset: int = 17,
@@ -15,32 +15,10 @@ def one_node_model(op: str, inputs: list, attrs: dict | None = None, opset: int 
     Returns (model, feeds: dict name -> array).
     """
     rng = np.random.default_rng(seed)
-    graph_inputs, inits, feeds, names = [], [], {}, []
-    for i, spec in enumerate(inputs):
-        name = f"in{i}"
-        if spec is None:
-            names.append("")
-            continue
-        names.append(name)
-        if isinstance(spec, np.ndarray):
-            inits.append(numpy_helper.from_array(spec, name))
-            continue
-        array = rng.uniform(0.5, 1.5, spec) * rng.choice([-1, 1], spec)
-        feeds[name] = array.astype(np.float32)
-        graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, spec))
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, name=f"{op.lower()}_node", **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", graph_inputs,
-                              [onnx.ValueInfoProto(name=o) for o in outs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    # output types come from ONNX's own inference, so onnxruntime accepts the model
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    types = {v.name: v for v in inferred.graph.value_info}
-    for out in model.graph.output:
-        if not out.HasField("type"):
-            out.CopyFrom(types.get(out.name, inferred.graph.output[list(outs).index(out.name)]))
-    return model, feeds
+    specs = [spec if spec is None else Const(spec) if isinstance(spec, np.ndarray)
+             else (rng.uniform(0.5, 1.5, spec) * rng.choice([-1, 1], spec)).astype(np.float32)
+             for spec in inputs]
+    return typed_model(op, specs, attrs, opset, n_outputs)
 
 
 def run_onnxruntime(model, feeds: dict) -> list[np.ndarray]:
@@ -48,3 +26,44 @@ def run_onnxruntime(model, feeds: dict) -> list[np.ndarray]:
 
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return sess.run(None, feeds)
+
+
+class Const:
+    """An input of ``typed_model`` given as an initializer (a compile-time constant)."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array)
+
+
+def typed_model(op: str, inputs: list, attrs: dict | None = None, opset: int = 18,
+                n_outputs: int = 1, ir_version: int = 8):
+    """A model of one ``op`` node over given data, of any dtypes; returns (model, feeds).
+
+    Each entry of ``inputs`` is an ndarray (a graph input fed that array), a ``Const``
+    (an initializer), or None (an absent optional input).  Output types come from ONNX's
+    own shape inference, so onnxruntime accepts the model.
+    """
+    graph_inputs, inits, feeds, names = [], [], {}, []
+    for i, spec in enumerate(inputs):
+        if spec is None:
+            names.append("")
+            continue
+        name = f"in{i}"
+        names.append(name)
+        if isinstance(spec, Const):
+            inits.append(numpy_helper.from_array(spec.array, name))
+            continue
+        spec = np.asarray(spec)
+        feeds[name] = spec
+        graph_inputs.append(helper.make_tensor_value_info(
+            name, helper.np_dtype_to_tensor_dtype(spec.dtype), spec.shape))
+    outs = [f"out{i}" for i in range(n_outputs)]
+    node = helper.make_node(op, names, outs, **(attrs or {}))
+    graph = helper.make_graph([node], f"{op}_test", graph_inputs,
+                              [onnx.ValueInfoProto(name=o) for o in outs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    for out, typed in zip(model.graph.output, inferred.graph.output):
+        out.CopyFrom(typed)
+    return model, feeds

@@ -3,15 +3,13 @@
 (or against ONNX's reference evaluator for ops onnxruntime lacks, e.g. opset-27
 CausalConvWithState)."""
 import numpy as np
-import onnx
 import pytest
-from onnx import helper, numpy_helper
 
 import tc
 from tc.compiler.graph import verify
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime
+from tests.frontends.onnx_models import Const, run_onnxruntime, typed_model
 
 I64 = np.int64
 
@@ -21,38 +19,9 @@ def rand(*shape, dtype="float32", seed=0):
     return (rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape)).astype(dtype)
 
 
-class Const:
-    """An input given as an initializer (a compile-time constant)."""
-
-    def __init__(self, array):
-        self.array = np.asarray(array)
-
-
 def model_of(op, inputs, attrs=None, opset=19, n_outputs=1):
     """A one-node model: ndarray entries are graph inputs, Const initializers, None absent."""
-    names, graph_inputs, inits, feeds = [], [], [], {}
-    for i, spec in enumerate(inputs):
-        if spec is None:
-            names.append("")
-            continue
-        name = f"in{i}"
-        names.append(name)
-        if isinstance(spec, Const):
-            inits.append(numpy_helper.from_array(spec.array, name))
-            continue
-        feeds[name] = spec
-        graph_inputs.append(helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(spec.dtype), spec.shape))
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", graph_inputs,
-                              [onnx.ValueInfoProto(name=o) for o in outs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8 if opset < 21 else 10
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    for i, out in enumerate(model.graph.output):
-        out.CopyFrom(inferred.graph.output[i])
-    return model, feeds
+    return typed_model(op, inputs, attrs, opset, n_outputs, ir_version=8 if opset < 21 else 10)
 
 
 def oracle(model, feeds, reference=False):

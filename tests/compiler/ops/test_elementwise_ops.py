@@ -7,14 +7,13 @@ nothing is constant-folded); the logic and activation tests use it too.
 import functools
 
 import numpy as np
-import onnx
 import pytest
 from onnx import helper
 
 import tc
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime
+from tests.frontends.onnx_models import run_onnxruntime, typed_model
 
 
 
@@ -28,20 +27,6 @@ def random_array(shape, dtype, rng, low=0.5, high=4.0, signed=True):
     if not dtype.startswith("float"):
         mag = np.where(np.abs(mag) < 1, np.sign(mag), np.trunc(mag))
     return mag.astype(dtype)
-
-
-def typed_model(op, arrays, attrs=None, opset=18, domain_opset=None):
-    """A one-node model over graph inputs ``arrays`` (any dtypes); returns (model, feeds)."""
-    names = [f"in{i}" for i in range(len(arrays))]
-    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-              for n, a in zip(names, arrays)]
-    node = helper.make_node(op, names, ["out"], **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", inputs, [onnx.ValueInfoProto(name="out")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    model.graph.output[0].CopyFrom(inferred.graph.output[0])
-    return model, dict(zip(names, arrays))
 
 
 def check(op, arrays, attrs=None, opset=18, rtol=1e-5, atol=1e-6, oracle=None):

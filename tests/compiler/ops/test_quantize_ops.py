@@ -4,28 +4,15 @@ against onnxruntime, every input a graph input (nothing constant-folded)."""
 import numpy as np
 import onnx
 import pytest
-from onnx import helper
 
 import tc
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime
+from tests.frontends.onnx_models import run_onnxruntime, typed_model
 
 
 def _model(op, arrays, attrs=None, opset=21, n_outputs=1):
-    names = [f"in{i}" for i in range(len(arrays))]
-    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-              for n, a in zip(names, arrays)]
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", inputs,
-                              [onnx.ValueInfoProto(name=o) for o in outs])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    for i in range(n_outputs):
-        model.graph.output[i].CopyFrom(inferred.graph.output[i])
-    return model, dict(zip(names, arrays))
+    return typed_model(op, arrays, attrs, opset, n_outputs, ir_version=10)
 
 
 def check(op, arrays, attrs=None, opset=21, n_outputs=1, atol=0.0):

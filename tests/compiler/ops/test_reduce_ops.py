@@ -4,23 +4,14 @@ reference against onnxruntime, on one-node models with random non-zero data of e
 ``check`` is shared with test_normalization_ops.
 """
 import numpy as np
-import onnx
 import pytest
-from onnx import helper, numpy_helper
 
 import tc
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime
+from tests.frontends.onnx_models import Const, run_onnxruntime, typed_model
 
 I64 = np.int64
-
-
-class Const:
-    """An input given as an initializer (a compile-time constant)."""
-
-    def __init__(self, array):
-        self.array = np.asarray(array)
 
 
 def rand(shape, dtype="float32", seed=0, distinct=False):
@@ -42,29 +33,7 @@ def rand(shape, dtype="float32", seed=0, distinct=False):
 
 
 def model_of(op, inputs, attrs, opset, n_outputs=1):
-    graph_inputs, inits, feeds, names = [], [], {}, []
-    for i, spec in enumerate(inputs):
-        name = f"in{i}"
-        if spec is None:
-            names.append("")
-            continue
-        names.append(name)
-        if isinstance(spec, Const):
-            inits.append(numpy_helper.from_array(spec.array, name))
-            continue
-        feeds[name] = spec
-        graph_inputs.append(helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(spec.dtype), spec.shape))
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, name=f"{op.lower()}_node", **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", graph_inputs,
-                              [onnx.ValueInfoProto(name=o) for o in outs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    for out, typed in zip(model.graph.output, inferred.graph.output):
-        out.CopyFrom(typed)
-    return model, feeds
+    return typed_model(op, inputs, attrs, opset, n_outputs)
 
 
 def check(op, inputs, attrs=None, opset=18, n_outputs=1, rtol=1e-5, atol=1e-6):

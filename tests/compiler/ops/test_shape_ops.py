@@ -2,14 +2,12 @@
 and the compile-time ones (Size, Range, EyeLike, NonZero, CenterCropPad): the compiled op
 and the numpy reference, each against onnxruntime on one-node models."""
 import numpy as np
-import onnx
 import pytest
-from onnx import helper, numpy_helper
 
 import tc
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime
+from tests.frontends.onnx_models import Const, run_onnxruntime, typed_model
 
 I64 = np.int64
 
@@ -17,31 +15,9 @@ I64 = np.int64
 def make_model(op, inputs, attrs=None, opset=18, n_outputs=1, seed=0):
     """A one-node model. ``inputs``: ("in", array) a graph input fed ``array``,
     ("const", array) an initializer, or None (absent). Returns (model, feeds)."""
-    graph_inputs, inits, feeds, names = [], [], {}, []
-    for k, spec in enumerate(inputs):
-        if spec is None:
-            names.append("")
-            continue
-        kind, array = spec
-        name = f"in{k}"
-        names.append(name)
-        array = np.asarray(array)
-        if kind == "const":
-            inits.append(numpy_helper.from_array(array, name))
-        else:
-            feeds[name] = array
-            graph_inputs.append(helper.make_tensor_value_info(
-                name, helper.np_dtype_to_tensor_dtype(array.dtype), array.shape))
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, **(attrs or {}))
-    graph = helper.make_graph([node], f"{op}_test", graph_inputs,
-                              [onnx.ValueInfoProto(name=o) for o in outs], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    for out, inf in zip(model.graph.output, inferred.graph.output):
-        out.CopyFrom(inf)
-    return model, feeds
+    specs = [None if s is None else Const(s[1]) if s[0] == "const" else np.asarray(s[1])
+             for s in inputs]
+    return typed_model(op, specs, attrs, opset, n_outputs)
 
 
 def rand(shape, dtype="float32", seed=0):
