@@ -19,6 +19,7 @@ import threading
 import weakref
 from pathlib import Path
 
+import ml_dtypes  # noqa: F401  (makes np.dtype("bfloat16"), np.dtype("float8_e4m3fn"), ... resolve)
 import numpy as np
 
 from tc.compiler.aot_plan import TensorSpec

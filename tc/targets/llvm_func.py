@@ -145,6 +145,9 @@ class FunctionEmitter:
     def _expr_Cast(self, e: E.Cast) -> ir.Value:
         return ops.cast(self.b, e.value.dtype, e.dtype, self.expr(e.value))
 
+    def _expr_Reinterpret(self, e: E.Reinterpret) -> ir.Value:
+        return ops.reinterpret(self.b, e.dtype, self.expr(e.value))
+
     def _expr_Call(self, e: E.Call) -> ir.Value:
         return ops.math_call(self.b, e.name, e.args[0].dtype, [self.expr(a) for a in e.args])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ..compiler.graph.dtypes import is_narrow, storage_dtype
 from ..compiler.te.expr import is_float
 from .errors import CodegenError
 
@@ -27,7 +28,9 @@ FLOAT_CONTRACT = ("contract",)  # fma formation only: no reassociation, results 
 
 
 def scalar_type(dtype: str) -> ir.Type:
-    """The register type of ``dtype`` (bool is i1)."""
+    """The register type of ``dtype`` (bool is i1; a narrow type is its storage integer)."""
+    if is_narrow(dtype):
+        dtype = storage_dtype(dtype)
     try:
         return _SCALAR[dtype]
     except KeyError:
@@ -206,6 +209,12 @@ def compare(b: ir.IRBuilder, op: str, dtype: str, x: ir.Value, y: ir.Value) -> i
             return b.fcmp_unordered("!=", x, y)
         return b.fcmp_ordered(op, x, y)
     return (b.icmp_signed if is_signed(dtype) else b.icmp_unsigned)(op, x, y)
+
+
+def reinterpret(b: ir.IRBuilder, dst: str, x: ir.Value) -> ir.Value:
+    """``x``'s bits as dtype ``dst`` (a bitcast; nothing when the register types agree)."""
+    t = with_lanes(scalar_type(dst), lanes(x))
+    return x if x.type == t else b.bitcast(x, t)
 
 
 def cast(b: ir.IRBuilder, src: str, dst: str, x: ir.Value) -> ir.Value:

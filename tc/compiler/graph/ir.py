@@ -11,11 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-#: The dtypes tc knows, by numpy name.
-DTYPES = (
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64",
-)
+from .dtypes import DTYPES  # noqa: F401  (re-exported: the dtypes tc knows, by numpy name)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ class _Translator:
             if e.dtype == "bool":
                 return f"bool({x(e.value)})"
             return f"type({t})({x(e.value)})"
+        if isinstance(e, E.Reinterpret):
+            self.env["_reinterpret"] = _reinterpret
+            return f"_reinterpret({x(e.value)}, {e.value.dtype!r}, {e.dtype!r})"
         if isinstance(e, E.Call):
             args = ", ".join(x(a) for a in e.args)
             t = self.const(0, e.dtype)
@@ -151,6 +154,10 @@ class _Translator:
             self.env[fn] = _NP_CALL[e.name]
             return f"type({t})({fn}({args}))"
         raise InterpretError(f"cannot interpret expression {type(e).__name__}")
+
+
+def _reinterpret(value, src: str, dst: str):
+    return np.array(value, dtype=src).view(dst)[()]
 
 
 def _nan_or(size: int, dtype: str) -> np.ndarray:

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -148,7 +149,7 @@ def _register(name, defaults, np_fn, te_fn, kind):
 
     def infer(types, attrs):
         (x,) = types
-        if kind == _FLOAT and not E.is_float(x.dtype) or x.dtype == "bool":
+        if kind == _FLOAT and not is_floating(x.dtype) or x.dtype == "bool":
             raise ValueError(f"{name} is defined for {kind} tensors, got {x.dtype}")
         return [x]
 

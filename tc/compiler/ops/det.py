@@ -14,6 +14,7 @@ import itertools
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -30,7 +31,7 @@ def _sign(perm) -> int:
 
 def _infer(types, attrs):
     (x,) = types
-    if len(x.shape) < 2 or x.shape[-1] != x.shape[-2] or not E.is_float(x.dtype):
+    if len(x.shape) < 2 or x.shape[-1] != x.shape[-2] or not is_floating(x.dtype):
         raise ValueError(f"Det needs float square matrices (..., n, n), got {x}")
     if x.shape[-1] > MAX_N:
         raise ValueError(f"Det in tc handles matrices up to {MAX_N}x{MAX_N} (closed form), "

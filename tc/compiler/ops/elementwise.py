@@ -30,15 +30,17 @@ import math
 
 import numpy as np
 
+from ..graph.dtypes import is_floating, is_narrow
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
+from . import narrow
 from .common import broadcast_read, broadcast_shapes, define_op, same_dtype
 from .registry import OpPattern
 
 
 def _float_only(op: str, dtype: str) -> None:
-    if not E.is_float(dtype):
+    if not is_floating(dtype):
         raise ValueError(f"{op} is defined for float tensors, got {dtype}")
 
 
@@ -365,15 +367,26 @@ def _cast_infer(types, attrs):
     return [TensorType(x.shape, attrs["to"])]
 
 
+def _cast_options(attrs) -> dict:
+    return {"saturate": bool(attrs.get("saturate", 1)), "round_mode": attrs.get("round_mode", "up")}
+
+
 def _cast_compute(inputs, attrs):
     (x,) = inputs
-    return [te.compute(x.shape, lambda *i: E.cast(attrs["to"], x[i]), "cast", tag="elemwise")]
+    opts = _cast_options(attrs)
+    # an encoding to a narrow type reads its input many times: inlined into a chain of
+    # such casts the expression would grow exponentially, so it is materialized instead
+    tag = "narrow_encode" if is_narrow(attrs["to"]) else "elemwise"
+    return [te.compute(x.shape, lambda *i: narrow.cast(x[i], attrs["to"], **opts), "cast",
+                       tag=tag)]
 
 
 def _cast_reference(xs, attrs):
-    with np.errstate(invalid="ignore", over="ignore"):
-        return [xs[0].astype(attrs["to"])]
+    return [narrow.cast_array(xs[0], attrs["to"], **_cast_options(attrs))]
 
 
-define_op("Cast", _cast_infer, _cast_reference, _cast_compute,
-          OpPattern.ELEMWISE, "Cast(X; to): convert to dtype ``to`` (numpy name).")
+define_op("Cast", _cast_infer, _cast_reference, _cast_compute, OpPattern.ELEMWISE,
+          "Cast(X; to, saturate?, round_mode?): convert to dtype ``to`` (numpy name). "
+          "``saturate`` (default 1: clamp out-of-range values to the largest finite one) "
+          "applies to float8 targets and ``round_mode`` (up | down | nearest, default up) "
+          "to float8_e8m0fnu; see ops/narrow.py.")

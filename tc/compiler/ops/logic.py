@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -26,7 +27,7 @@ from .registry import OpPattern
 
 def _check(name: str, dtype: str, kind: str) -> None:
     ok = {"bool": dtype == "bool", "int": E.is_int(dtype),
-          "numeric": dtype != "bool", "float": E.is_float(dtype), "any": True}[kind]
+          "numeric": dtype != "bool", "float": is_floating(dtype), "any": True}[kind]
     if not ok:
         raise ValueError(f"{name} is defined for {kind} tensors, got {dtype}")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -29,7 +30,7 @@ _REDUCTIONS = ("none", "sum", "mean")
 
 def _infer(types, attrs):
     x, target = types[:2]
-    if not E.is_float(x.dtype):
+    if not is_floating(x.dtype):
         raise ValueError(f"NegativeLogLikelihoodLoss needs a float input, got {x.dtype}")
     if target.dtype not in ("int32", "int64"):
         raise ValueError(f"NegativeLogLikelihoodLoss needs an int32/int64 target, got {target.dtype}")

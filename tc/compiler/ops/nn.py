@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -66,7 +67,7 @@ define_op("BatchNormalization", _bn_infer, _bn_reference, _bn_compute, OpPattern
 def _softmax_infer(types, attrs):
     (x,) = types
     normalize_axis(attrs.get("axis", -1), len(x.shape))
-    if not E.is_float(x.dtype):
+    if not is_floating(x.dtype):
         raise ValueError(f"softmax needs a float tensor, got {x.dtype}")
     return [x]
 
@@ -152,7 +153,7 @@ def _lrn_params(attrs):
 
 def _lrn_infer(types, attrs):
     (x,) = types
-    if len(x.shape) < 3 or not E.is_float(x.dtype):
+    if len(x.shape) < 3 or not is_floating(x.dtype):
         raise ValueError(f"LRN needs a float tensor of rank >= 3, got {x}")
     _lrn_params(attrs)
     return [x]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -34,7 +35,7 @@ from .registry import OpPattern
 
 
 def _float_input(op, t):
-    if not E.is_float(t.dtype):
+    if not is_floating(t.dtype):
         raise ValueError(f"{op} needs a float tensor, got {t.dtype}")
 
 

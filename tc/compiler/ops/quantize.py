@@ -8,13 +8,17 @@ length ``x.shape[axis]``) and blocked (x's rank, ``x.shape[axis]`` replaced by
 
 Canonical attributes:
 - QuantizeLinear(x, y_scale[, y_zero_point]): ``axis`` (non-negative int), ``block_size``
-  (int, 0 when not blocked), ``dtype`` (numpy name of y: int8 | uint8 | int16 | uint16 |
-  int32 | uint32; the zero point's dtype when it is given). y = saturate(round_half_even(
-  x / y_scale) + y_zero_point); the division is done in x's float type (float32 for
-  float16), the zero-point addition and the saturation in float64.
+  (int, 0 when not blocked), ``dtype`` (numpy name of y, one of ``QUANT_DTYPES``; the zero
+  point's dtype when it is given), ``saturate`` (float8 outputs only, default 1). For
+  integer y (int4/int2 included): y = saturate(round_half_even(x / y_scale) +
+  y_zero_point); the division is done in x's float type (float32 for float16), the
+  zero-point addition and the saturation in float64.  For float8 y: x / y_scale rounded to
+  y's type (clamped to its largest finite value when ``saturate``; the zero point is
+  ignored, as in ONNX); for float4_e2m1fn: x / y_scale + y_zero_point, clamped.
 - DequantizeLinear(x, x_scale[, x_zero_point]): ``axis``, ``block_size`` as above; y has
   the scale's dtype: (x - x_zero_point) * x_scale, computed in float32 (float64 when x is
-  int32, so that the difference is exact) and rounded to the scale's dtype.
+  int32, so that the difference is exact) and rounded to the scale's dtype.  A float8 or
+  float4 x ignores its zero point.
 - DynamicQuantizeLinear(x): no attributes; three outputs (y uint8, y_scale float32,
   y_zero_point uint8): the range [min(x, 0), max(x, 0)] mapped onto [0, 255].
 - MatMulInteger(A, B[, a_zero_point[, b_zero_point]]): no attributes; int32 result of
@@ -35,15 +39,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import NARROW_INTS, is_narrow_float
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
+from . import narrow
 from .common import define_op, normalize_axis
 from .linalg import batched_matmul, matmul_shapes
 from .registry import OpPattern
 
-#: the integer dtypes a quantized tensor may have (float8/int4/int2 are not supported)
-QUANT_DTYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32")
+#: the dtypes a quantized tensor may have
+QUANT_DTYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32",
+                "int4", "uint4", "int2", "uint2",
+                "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+                "float4_e2m1fn")
+
+
+def _int_range(dtype: str) -> tuple[int, int]:
+    if dtype in NARROW_INTS:
+        bits, signed = NARROW_INTS[dtype]
+        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 # --- scale / zero-point layouts ------------------------------------------------------
@@ -86,10 +103,9 @@ def _param_np(p, x_shape, axis: int, block: int) -> np.ndarray:
 
 
 def _saturate(v: E.Expr, dtype: str) -> E.Expr:
-    info = np.iinfo(dtype)
-    v = E.minimum(E.maximum(v, E.const(float(info.min), v.dtype)),
-                  E.const(float(info.max), v.dtype))
-    return E.cast(dtype, v)
+    lo, hi = _int_range(dtype)
+    v = E.minimum(E.maximum(v, E.const(float(lo), v.dtype)), E.const(float(hi), v.dtype))
+    return narrow.cast(v, dtype)
 
 
 def _qparams(types, attrs, op):
@@ -126,12 +142,15 @@ def _quantize_reference(xs, attrs):
     dtype, = [t.dtype for t in _quantize_infer(
         [TensorType(a.shape, str(a.dtype)) for a in xs], attrs)]
     wide = _div_dtype(str(x.dtype))
-    q = np.rint(x.astype(wide) / _param_np(scale, x.shape, axis, block).astype(wide))
-    q = q.astype(np.float64)
-    if len(xs) == 3:
-        q = q + _param_np(xs[2], x.shape, axis, block).astype(np.float64)
-    info = np.iinfo(dtype)
-    return [np.clip(q, info.min, info.max).astype(dtype)]
+    q = x.astype(wide) / _param_np(scale, x.shape, axis, block).astype(wide)
+    zp = _param_np(xs[2], x.shape, axis, block).astype(np.float64) if len(xs) == 3 else 0.0
+    if is_narrow_float(dtype):
+        if dtype == "float4_e2m1fn":
+            q = q.astype(np.float64) + zp
+        return [narrow.cast_array(q, dtype, bool(attrs.get("saturate", 1)))]
+    q = np.rint(q).astype(np.float64) + zp
+    lo, hi = _int_range(dtype)
+    return [np.clip(q, lo, hi).astype(dtype)]
 
 
 def _quantize_compute(inputs, attrs):
@@ -140,12 +159,19 @@ def _quantize_compute(inputs, attrs):
     dtype = _quantize_infer([TensorType(t.shape, t.dtype) for t in inputs], attrs)[0].dtype
     wide = _div_dtype(x.dtype)
 
+    saturate = bool(attrs.get("saturate", 1))
+
     def body(*i):
         s = E.cast(wide, _param_read(scale, x.shape, i, axis, block))
-        q = E.cast("float64", E.call("round", E.cast(wide, x[i]) / s))
-        if len(inputs) == 3:
-            q = q + E.cast("float64", _param_read(inputs[2], x.shape, i, axis, block))
-        return _saturate(q, dtype)
+        q = E.cast(wide, x[i]) / s
+        zp = (narrow.cast(_param_read(inputs[2], x.shape, i, axis, block), "float64")
+              if len(inputs) == 3 else None)
+        if is_narrow_float(dtype):
+            if dtype == "float4_e2m1fn" and zp is not None:
+                q = E.cast("float64", q) + zp
+            return narrow.cast(q, dtype, saturate)
+        q = E.cast("float64", E.call("round", q))
+        return _saturate(q if zp is None else q + zp, dtype)
 
     return [te.compute(x.shape, body, "quantize_linear", tag="broadcast")]
 
@@ -173,7 +199,7 @@ def _dequantize_reference(xs, attrs):
     axis, block = _qparams([TensorType(a.shape, str(a.dtype)) for a in xs], attrs, "DQ")
     wide = _diff_dtype(str(x.dtype))
     d = x.astype(wide)
-    if len(xs) == 3:
+    if len(xs) == 3 and not is_narrow_float(str(x.dtype)):
         d = d - _param_np(xs[2], x.shape, axis, block).astype(wide)
     y = d.astype(np.float32) * _param_np(scale, x.shape, axis, block).astype(np.float32)
     return [y.astype(scale.dtype)]
@@ -185,9 +211,9 @@ def _dequantize_compute(inputs, attrs):
     wide = _diff_dtype(x.dtype)
 
     def body(*i):
-        d = E.cast(wide, x[i])
-        if len(inputs) == 3:
-            d = d - E.cast(wide, _param_read(inputs[2], x.shape, i, axis, block))
+        d = narrow.cast(x[i], wide)
+        if len(inputs) == 3 and not is_narrow_float(x.dtype):
+            d = d - narrow.cast(_param_read(inputs[2], x.shape, i, axis, block), wide)
         s = E.cast("float32", _param_read(scale, x.shape, i, axis, block))
         return E.cast(scale.dtype, E.cast("float32", d) * s)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -153,7 +154,7 @@ def _register_reduce(name, np_fn, pre, combiner, finish, float_only):
     def infer(types, attrs):
         (x,) = types
         axes, keep = _check_reduce_attrs(name, x, attrs)
-        if float_only and not E.is_float(x.dtype):
+        if float_only and not is_floating(x.dtype):
             raise ValueError(f"{name} is defined for float tensors in tc, got {x.dtype}; "
                              "Cast the input to float first")
         if x.dtype == "bool" and combiner not in ("max", "min"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
@@ -172,7 +173,7 @@ def _is_identity(n, m, s, d, attrs):
 def _infer(types, attrs):
     (x,) = types
     _check(attrs, len(x.shape))
-    if attrs.get("mode", "nearest") != "nearest" and not E.is_float(x.dtype):
+    if attrs.get("mode", "nearest") != "nearest" and not is_floating(x.dtype):
         raise ValueError(f"Resize {attrs['mode']} is defined here for float tensors, got {x.dtype}")
     return [TensorType(tuple(int(s) for s in attrs["sizes"]), x.dtype)]
 

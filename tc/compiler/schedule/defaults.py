@@ -5,7 +5,9 @@ Rules, applied per stage:
 1. Injective intermediates (tags "elemwise", "broadcast", "injective", "pad") are inlined
    into their readers, except the padding stage of a conv2d: inlined, every tap would be
    a select over a clamped (so per-lane gathered) read; materialized once, the conv's
-   inner loop reads it with contiguous vector loads (3.3x faster on resnet50).
+   inner loop reads it with contiguous vector loads (3.3x faster on resnet50).  Casts to a
+   narrow type (tag "narrow_encode") are not inlined either: each reads its input many
+   times, so chained they would grow exponentially.
 2. "conv2d" (NCHW; axes n, oc, oy, ox; reduce ic, ky, kx): ``oc`` is blocked by 4 and
    ``ox`` split by the vector width; order ``(n, oc_o, oy) fused+parallel, ox_o, ic, ky,
    kx, oc_i unrolled, ox_i vectorized`` (each input vector feeds 4 output channels).

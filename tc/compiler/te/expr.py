@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 INDEX_DTYPE = "int64"
 
 BINARY_OPS = ("+", "-", "*", "/", "//", "%", "min", "max", "&", "|", "^", "<<", ">>")
@@ -23,12 +25,18 @@ INTRINSICS = ("exp", "log", "sqrt", "pow", "fabs", "floor", "ceil", "round", "ta
 REDUCERS = ("sum", "max", "min", "prod")
 
 
+FLOAT_DTYPES = ("float16", "float32", "float64")
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
 def is_float(dtype: str) -> bool:
-    return dtype.startswith("float")
+    """A standard float type (narrow formats such as bfloat16 are neither float nor int:
+    expressions only move them or reinterpret their bits)."""
+    return dtype in FLOAT_DTYPES
 
 
 def is_int(dtype: str) -> bool:
-    return dtype.startswith("int") or dtype.startswith("uint")
+    return dtype in INT_DTYPES
 
 
 class Expr:
@@ -49,6 +57,11 @@ class Expr:
     def __mod__(self, o): return binary("%", self, o)
     def __rmod__(self, o): return binary("%", o, self)
     def __neg__(self): return binary("-", const(0, self.dtype), self)
+    def __and__(self, o): return binary("&", self, o)
+    def __or__(self, o): return binary("|", self, o)
+    def __xor__(self, o): return binary("^", self, o)
+    def __lshift__(self, o): return binary("<<", self, o)
+    def __rshift__(self, o): return binary(">>", self, o)  # arithmetic for signed types
 
     def __str__(self) -> str:
         from .printer import expr_str
@@ -124,6 +137,15 @@ class Select(Expr):
 
 @dataclass(frozen=True)
 class Cast(Expr):
+    dtype: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Reinterpret(Expr):
+    """The bits of ``value`` read as ``dtype`` (same width; e.g. float32 <-> uint32, or a
+    narrow type such as float8_e4m3fn <-> its uint8 storage)."""
+
     dtype: str
     value: Expr
 
@@ -254,6 +276,15 @@ def select(cond, t, f) -> Select:
 def cast(dtype: str, x) -> Expr:
     x = as_expr(x)
     return x if x.dtype == dtype else Cast(dtype, x)
+
+
+def reinterpret(dtype: str, x: Expr) -> Expr:
+    """``x``'s bits as ``dtype``; both must have the same size in memory."""
+    if x.dtype == dtype:
+        return x
+    if np.dtype(x.dtype).itemsize != np.dtype(dtype).itemsize:
+        raise TypeError(f"cannot reinterpret {x.dtype} as {dtype}: sizes differ")
+    return Reinterpret(dtype, x)
 
 
 def call(name: str, *args) -> Call:

@@ -23,6 +23,8 @@ def expr_str(e) -> str:
         return f"select({expr_str(e.cond)}, {expr_str(e.true_value)}, {expr_str(e.false_value)})"
     if isinstance(e, E.Cast):
         return f"{e.dtype}({expr_str(e.value)})"
+    if isinstance(e, E.Reinterpret):
+        return f"reinterpret<{e.dtype}>({expr_str(e.value)})"
     if isinstance(e, E.Call):
         return f"{e.name}({', '.join(expr_str(a) for a in e.args)})"
     if isinstance(e, E.TensorRead):

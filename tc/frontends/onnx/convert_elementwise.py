@@ -1,6 +1,7 @@
 """ONNX converters for the element-wise family: one canonical op per ONNX op."""
 from __future__ import annotations
 
+from ...compiler.graph.dtypes import E8M0
 from .importer import Converter, NotConstantError, converter, np_dtype
 
 _UNARY = ("Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
@@ -19,15 +20,27 @@ def _mod(cv, node, attrs):
     cv.emit("Mod", cv.inputs(node), {"fmod": int(attrs.get("fmod", 0))}, node)
 
 
+def _cast_attrs(to: str, attrs) -> dict:
+    """Canonical Cast attributes: ``saturate`` only for float8 targets, ``round_mode``
+    only for float8_e8m0fnu (elsewhere they mean nothing, and leaving them out keeps
+    equal casts structurally equal)."""
+    out = {"to": to}
+    if to.startswith("float8"):
+        out["saturate"] = int(attrs.get("saturate", 1))
+    if to == E8M0:
+        out["round_mode"] = attrs.get("round_mode", "up")
+    return out
+
+
 @converter("Cast")
 def _cast(cv, node, attrs):
-    cv.emit("Cast", cv.inputs(node)[:1], {"to": np_dtype(int(attrs["to"]))}, node)
+    cv.emit("Cast", cv.inputs(node)[:1], _cast_attrs(np_dtype(int(attrs["to"])), attrs), node)
 
 
 @converter("CastLike")
 def _cast_like(cv, node, attrs):
     x, like = cv.inputs(node)
-    cv.emit("Cast", [x], {"to": like.type.dtype}, node)
+    cv.emit("Cast", [x], _cast_attrs(like.type.dtype, attrs), node)
 
 
 @converter("Clip")

@@ -23,7 +23,7 @@ def _axis_block(x, scale, attrs) -> dict:
 def _check_dtype(node, dtype: str, what: str) -> None:
     if dtype not in QUANT_DTYPES:
         raise FrontendError(f"{node.op_type} {node.name!r}: {what} {dtype} is not supported; "
-                            f"tc handles {', '.join(QUANT_DTYPES)} (not float8/int4/int2)")
+                            f"tc handles {', '.join(QUANT_DTYPES)}")
 
 
 @converter("QuantizeLinear")
@@ -38,6 +38,8 @@ def _quantize(cv, node, attrs):
         dtype = "uint8"
     _check_dtype(node, dtype, "output dtype")
     canon = dict(_axis_block(x, scale, attrs), dtype=dtype)
+    if dtype.startswith("float8"):
+        canon["saturate"] = int(attrs.get("saturate", 1))
     cv.emit("QuantizeLinear", [v for v in (x, scale, zp) if v is not None], canon, node)
 
 

@@ -8,7 +8,7 @@ import pytest
 import tc
 from tc.compiler.graph.evaluate import evaluate
 from tc.frontends.onnx import from_onnx
-from tests.frontends.onnx_models import run_onnxruntime, typed_model
+from tests.frontends.onnx_models import Const, run_onnxruntime, typed_model
 
 
 def _model(op, arrays, attrs=None, opset=21, n_outputs=1):
@@ -80,6 +80,65 @@ def test_dequantize_linear(dtype, layout):
 def test_dequantize_linear_float16_scale_no_zero_point():
     x = np.arange(-12, 12, dtype=np.int8).reshape(4, 6)
     check("DequantizeLinear", [x, np.array(0.3, np.float16)], atol=1e-3)
+
+
+def _assert_same_values(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", ["int4", "uint4", "int2", "uint2"])
+@pytest.mark.parametrize("layout", ["tensor", "axis"])
+def test_quantize_narrow_ints_saturate(dtype, layout):
+    """Rounded half to even, plus the zero point, clamped to the 4- or 2-bit range
+    (numpy oracle: ONNX's formula, values far outside the range on purpose)."""
+    x = _x((3, 5), scale=30.0, seed=7)
+    rng = np.random.default_rng(8)
+    shape = (3,) if layout == "axis" else ()
+    scale = rng.choice([0.5, 1.0, 2.0], shape).astype(np.float32)
+    lo, hi = (-(2 ** (int(dtype[-1]) - 1)), 2 ** (int(dtype[-1]) - 1) - 1) \
+        if dtype.startswith("int") else (0, 2 ** int(dtype[-1]) - 1)
+    zp = rng.integers(lo, hi + 1, shape).astype(dtype)
+    model, feeds = _model("QuantizeLinear", [x, scale, zp], {"axis": 0})
+    s = scale.reshape(-1, 1) if layout == "axis" else scale
+    z = zp.astype(np.float64).reshape(-1, 1) if layout == "axis" else zp.astype(np.float64)
+    want = np.clip(np.rint(x / s) + z, lo, hi).astype(dtype)
+    _assert_same_values(tc.compile(model).run(list(feeds.values()))[0], want)
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
+@pytest.mark.parametrize("saturate", [1, 0])
+def test_quantize_float8_against_onnx_reference(dtype, saturate):
+    """onnxruntime's Python API cannot return every float8 type: ONNX's reference
+    evaluator is the oracle here."""
+    import ml_dtypes
+    from onnx.reference import ReferenceEvaluator
+
+    x = np.concatenate([_x((40,), scale=3e4, seed=9), [1e9, -1e9]]).astype(np.float32)
+    zp = np.zeros((), ml_dtypes.finfo(dtype).dtype)
+    model, feeds = _model("QuantizeLinear", [x, np.array(0.75, np.float32), Const(zp)],
+                          {"saturate": saturate})
+    got = tc.compile(model).run(list(feeds.values()))[0]
+    want = ReferenceEvaluator(model).run(None, feeds)[0]
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", ["int4", "uint4", "float8_e4m3fn", "float8_e5m2fnuz",
+                                   "float4_e2m1fn"])
+def test_dequantize_narrow(dtype):
+    """(x - zero point) * scale; float formats ignore the zero point (ml_dtypes oracle
+    for the decoded values)."""
+    rng = np.random.default_rng(10)
+    codes = rng.integers(0, 16 if dtype.endswith(("4", "e2m1fn")) else 256, 24)
+    x = codes.astype(np.uint8).view(dtype).reshape(4, 6)
+    if "float" in dtype:
+        x = np.where(np.isfinite(x.astype(np.float32)), x, np.zeros((), x.dtype))
+    zp = np.array(3 if dtype.endswith("int4") else 0, np.uint8).view(dtype)
+    scale = rng.uniform(0.1, 2, 6).astype(np.float32)
+    model, feeds = _model("DequantizeLinear", [x, scale, zp], {"axis": 1})
+    got = tc.compile(model).run(list(feeds.values()))[0]
+    z = 0.0 if "float" in dtype else zp.astype(np.float32)
+    np.testing.assert_allclose(got, (x.astype(np.float32) - z) * scale, rtol=1e-6)
 
 
 @pytest.mark.parametrize("data", ["random", "positive", "negative"])
