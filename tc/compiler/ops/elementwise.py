@@ -390,3 +390,28 @@ define_op("Cast", _cast_infer, _cast_reference, _cast_compute, OpPattern.ELEMWIS
           "``saturate`` (default 1: clamp out-of-range values to the largest finite one) "
           "applies to float8 targets and ``round_mode`` (up | down | nearest, default up) "
           "to float8_e8m0fnu; see ops/narrow.py.")
+
+
+def _bitcast_infer(types, attrs):
+    (x,) = types
+    if np.dtype(x.dtype).itemsize != np.dtype(attrs["to"]).itemsize:
+        raise ValueError(f"BitCast from {x.dtype} to {attrs['to']}: the element sizes differ "
+                         f"({np.dtype(x.dtype).itemsize} vs {np.dtype(attrs['to']).itemsize} "
+                         f"bytes); BitCast keeps the bits, so the types must be equally wide")
+    return [TensorType(x.shape, attrs["to"])]
+
+
+def _bitcast_compute(inputs, attrs):
+    (x,) = inputs
+    to = attrs["to"]
+
+    def body(*i):
+        if "bool" in (x.dtype, to):   # a bool's byte is 0 or 1: the value conversion is the bits
+            return E.cast(to, x[i])
+        return E.reinterpret(to, x[i])
+
+    return [te.compute(x.shape, body, "bitcast", tag="elemwise")]
+
+
+define_op("BitCast", _bitcast_infer, lambda xs, a: [xs[0].view(a["to"])], _bitcast_compute,
+          OpPattern.ELEMWISE, "BitCast(X; to): X's bits read as dtype ``to`` (same width).")

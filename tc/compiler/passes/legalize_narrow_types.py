@@ -23,7 +23,7 @@ from .rewrite import Edit
 #: ops whose kernels handle narrow types themselves: conversions, and ops that only move
 #: elements (their TE reads and writes values without arithmetic on them)
 NARROW_NATIVE = frozenset({
-    "Cast", "QuantizeLinear", "DequantizeLinear",
+    "Cast", "BitCast", "QuantizeLinear", "DequantizeLinear",
     "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Concat", "Split",
     "Slice", "Gather", "GatherElements", "GatherND", "Compress", "ReverseSequence", "Expand",
     "Tile", "DepthToSpace", "SpaceToDepth", "Shape", "Size",

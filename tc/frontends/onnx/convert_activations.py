@@ -18,4 +18,10 @@ def _activation(cv: Converter, node, attrs):
 @converter("PRelu")
 def _prelu(cv, node, attrs):
     x, slope = cv.inputs(node)
+    xs, ss = x.type.shape, slope.type.shape
+    if len(ss) == 1 and len(xs) > 2 and ss[0] == xs[1] != xs[-1]:
+        # PRelu before opset 7 applied a 1-D slope per channel (axis 1); the version
+        # converter keeps the slope's shape, which numpy broadcasting would misread
+        slope, = cv.emit("Reshape", [slope], {"shape": (ss[0],) + (1,) * (len(xs) - 2)}, node,
+                         [f"{node.output[0]}_channel_slope"])
     cv.emit("PRelu", [x, slope], {}, node)

@@ -37,6 +37,11 @@ def _cast(cv, node, attrs):
     cv.emit("Cast", cv.inputs(node)[:1], _cast_attrs(np_dtype(int(attrs["to"])), attrs), node)
 
 
+@converter("BitCast")
+def _bitcast(cv, node, attrs):
+    cv.emit("BitCast", cv.inputs(node)[:1], {"to": np_dtype(int(attrs["to"]))}, node)
+
+
 @converter("CastLike")
 def _cast_like(cv, node, attrs):
     x, like = cv.inputs(node)

@@ -53,3 +53,17 @@ def test_prelu_int():
     x = random_array((3, 4), "int32", rng, 1, 9)
     check("PRelu", [x, np.array([2, 3, 1, 4], np.int32)], opset=16,
           oracle=lambda x, s: np.where(x < 0, s * x, x))
+
+
+def test_prelu_opset6_channel_slope():
+    """A 1-D slope of an opset-6 PRelu applies per channel (axis 1), where numpy
+    broadcasting would not fit it at all."""
+    import tc
+    from tests.frontends.onnx_models import typed_model
+
+    rng = np.random.default_rng(3)
+    x = random_array((2, 3, 4, 5), "float32", rng, 0.05, 4.0)
+    slope = rng.uniform(0.1, 0.9, 3).astype(np.float32)
+    model, feeds = typed_model("PRelu", [x, slope], opset=6, ir_version=3)
+    (got,) = tc.compile(model).run(list(feeds.values()))
+    np.testing.assert_allclose(got, np.where(x < 0, x * slope[:, None, None], x), rtol=1e-6)
