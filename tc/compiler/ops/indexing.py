@@ -1,5 +1,5 @@
 """Indexing ops whose indices are data: Gather, GatherElements, GatherND, ScatterElements,
-ScatterND, OneHot, ReverseSequence.
+ScatterND, OneHot, ReverseSequence, TensorScatter.
 
 Indices are read from their tensor at run time (a Load cast to int64); negative indices
 wrap once, then every index is clamped into range so that out-of-range data never reads
@@ -13,7 +13,11 @@ Canonical attributes:
 - ScatterND(data, indices, updates; reduction as above).
 - OneHot(indices, values; depth, axis): values = [off, on]; 0 <= axis <= rank(indices).
 - ReverseSequence(X, sequence_lens; batch_axis, time_axis), each 0 or 1.
-Gather-like ops are injective; the scatters are opaque (a reduction over the updates
+- TensorScatter(past_cache, update[, write_indices]; axis, mode "linear"|"circular"):
+  0 < axis < rank; ``update`` written into the cache along ``axis`` from each batch
+  row's write index (0 without ``write_indices``), wrapping modulo the cache length in
+  circular mode.
+Gather-like ops (TensorScatter too: each output element reads one place) are injective; the scatters are opaque (a reduction over the updates
 per output element, O(out * updates): fine for moderate sizes, not a fast scatter).
 """
 from __future__ import annotations
@@ -399,3 +403,61 @@ def _rs_compute(inputs, attrs):
 
 define_op("ReverseSequence", _rs_infer, _rs_reference, _rs_compute, OpPattern.INJECTIVE,
           "ReverseSequence(X, sequence_lens; batch_axis, time_axis).")
+
+
+# --- TensorScatter (KV-cache update) -----------------------------------------------------
+
+def _ts_infer(types, attrs):
+    past, update = types[:2]
+    axis = attrs["axis"]
+    if past.dtype != update.dtype or len(past.shape) != len(update.shape) or any(
+            p != u for d, (p, u) in enumerate(zip(past.shape, update.shape)) if d != axis):
+        raise ValueError(f"TensorScatter: update {update} must match past_cache {past} "
+                         f"except along axis {axis}")
+    if update.shape[axis] > past.shape[axis]:
+        raise ValueError(f"TensorScatter: {update.shape[axis]} updates do not fit a cache of "
+                         f"{past.shape[axis]} along axis {axis}")
+    if len(types) == 3:
+        _check_int(types[2], "TensorScatter")
+        if tuple(types[2].shape) != (past.shape[0],):
+            raise ValueError(f"TensorScatter: write_indices must have shape ({past.shape[0]},), "
+                             f"got {types[2].shape}")
+    return [past]
+
+
+def _ts_reference(xs, attrs):
+    past, update = xs[:2]
+    axis, cap, n = attrs["axis"], past.shape[attrs["axis"]], update.shape[attrs["axis"]]
+    starts = xs[2] if len(xs) == 3 else np.zeros(past.shape[0], np.int64)
+    out = past.copy()
+    for b in range(past.shape[0]):
+        for s in range(n):
+            pos = int(starts[b]) + s
+            pos = pos % cap if attrs.get("mode", "linear") == "circular" else pos
+            if 0 <= pos < cap:
+                dst = [b] + [slice(None)] * (past.ndim - 1)
+                src = list(dst)
+                dst[axis], src[axis] = pos, s
+                out[tuple(dst)] = update[tuple(src)]
+    return [out]
+
+
+def _ts_compute(inputs, attrs):
+    past, update = inputs[:2]
+    axis, cap, n = attrs["axis"], past.shape[attrs["axis"]], update.shape[attrs["axis"]]
+    circular = attrs.get("mode", "linear") == "circular"
+
+    def body(*i):
+        start = E.cast("int64", inputs[2][(i[0],)]) if len(inputs) == 3 else E.const(0)
+        k = i[axis] - start
+        if circular:
+            k = k % E.const(cap)  # floor modulo: in [0, cap)
+        hit = E.logical_and(E.ge(k, E.const(0)), E.lt(k, E.const(n)))
+        src = tuple(clamp_index(k, n) if d == axis else v for d, v in enumerate(i))
+        return E.select(hit, update[src], past[i])
+
+    return [te.compute(past.shape, body, "tensor_scatter", tag="injective")]
+
+
+define_op("TensorScatter", _ts_infer, _ts_reference, _ts_compute, OpPattern.INJECTIVE,
+          "TensorScatter(past_cache, update[, write_indices]; axis, mode).")

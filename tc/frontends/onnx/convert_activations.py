@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...compiler.ops.activations import DEFAULTS
-from .importer import Converter, converter
+from .importer import Converter, FrontendError, converter
 
 
 @converter(*DEFAULTS)
@@ -25,3 +25,15 @@ def _prelu(cv, node, attrs):
         slope, = cv.emit("Reshape", [slope], {"shape": (ss[0],) + (1,) * (len(xs) - 2)}, node,
                          [f"{node.output[0]}_channel_slope"])
     cv.emit("PRelu", [x, slope], {}, node)
+
+
+@converter("SwiGLU")
+def _swiglu(cv, node, attrs):
+    """SwiGLU(A, B) = Swish_alpha(A) * B: two canonical ops that fusion joins again."""
+    a, b = cv.inputs(node)
+    if a.type.shape != b.type.shape:
+        raise FrontendError(f"SwiGLU {node.name!r}: A {a.type.shape} and B {b.type.shape} must "
+                            f"have the same shape (SwiGLU does not broadcast)")
+    gate, = cv.emit("Swish", [a], {"alpha": float(attrs.get("alpha", 1.0))}, node,
+                    [f"{node.output[0]}_gate"])
+    cv.emit("Mul", [gate, b], {}, node)

@@ -1,10 +1,10 @@
-"""ONNX converters for indexing ops: Gather*, Scatter*, OneHot, Compress, ReverseSequence."""
+"""ONNX converters for indexing ops: Gather*, Scatter*, TensorScatter, OneHot, Compress, ReverseSequence."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...compiler.ops.common import normalize_axis
-from .importer import converter
+from .importer import FrontendError, converter
 
 
 @converter("Gather", "GatherElements")
@@ -30,6 +30,17 @@ def _scatter_elements(cv, node, attrs):
 @converter("ScatterND")
 def _scatter_nd(cv, node, attrs):
     cv.emit("ScatterND", cv.inputs(node), {"reduction": attrs.get("reduction", "none")}, node)
+
+
+@converter("TensorScatter")
+def _tensor_scatter(cv, node, attrs):
+    ins = [v for v in cv.inputs(node) if v is not None]
+    rank = len(ins[0].type.shape)
+    axis = normalize_axis(attrs.get("axis", -2), rank)
+    if axis == 0:
+        raise FrontendError(f"TensorScatter {node.name!r}: axis 0 is the batch axis; the "
+                            f"sequence axis must be another one")
+    cv.emit("TensorScatter", ins, {"axis": axis, "mode": attrs.get("mode", "linear")}, node)
 
 
 @converter("OneHot")

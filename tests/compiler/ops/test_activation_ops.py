@@ -67,3 +67,15 @@ def test_prelu_opset6_channel_slope():
     model, feeds = typed_model("PRelu", [x, slope], opset=6, ir_version=3)
     (got,) = tc.compile(model).run(list(feeds.values()))
     np.testing.assert_allclose(got, np.where(x < 0, x * slope[:, None, None], x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.7])
+def test_swiglu(alpha):
+    import tc
+    from tests.frontends.onnx_models import typed_model
+
+    rng = np.random.default_rng(4)
+    a, b = (random_array((4, 6), "float32", rng, 0.05, 4.0) for _ in range(2))
+    model, feeds = typed_model("SwiGLU", [a, b], {"alpha": alpha}, 28, ir_version=13)
+    (got,) = tc.compile(model).run(list(feeds.values()))
+    np.testing.assert_allclose(got, a / (1 + np.exp(-alpha * a)) * b, rtol=1e-5, atol=1e-6)

@@ -60,3 +60,25 @@ def test_out_of_range_gather_indices_do_not_crash():
                               {}, 13)
     out, = tc.compile(model).run([feeds["in0"], feeds["in1"]])
     np.testing.assert_array_equal(out[0], feeds["in0"][1])  # the in-range row is right
+
+
+@pytest.mark.parametrize("mode", ["linear", "circular"])
+@pytest.mark.parametrize("with_indices", [True, False])
+def test_tensor_scatter_writes_updates_at_each_rows_index(mode, with_indices):
+    """A KV-cache update: the numpy loop of ONNX's pseudocode is the oracle."""
+    import tc
+    from tests.frontends.onnx_models import typed_model
+
+    rng = np.random.default_rng(11)
+    past = rng.uniform(-2, 2, (3, 2, 6, 4)).astype(np.float32)
+    update = rng.uniform(3, 5, (3, 2, 3, 4)).astype(np.float32)
+    starts = np.array([0, 2, 5 if mode == "circular" else 3], I64)
+    arrays = [past, update] + ([starts] if with_indices else [])
+    model, feeds = typed_model("TensorScatter", arrays, {"mode": mode}, 24, ir_version=10)
+    (got,) = tc.compile(model).run(list(feeds.values()))
+    want = past.copy()
+    for b in range(3):
+        for s in range(3):
+            pos = (starts[b] if with_indices else 0) + s
+            want[b, :, pos % 6] = update[b, :, s]
+    np.testing.assert_array_equal(got, want)
