@@ -42,3 +42,21 @@ def test_attention_past_present_causal_qk_output():
 
 def test_attention_float16():
     check("Attention", qkv4(dtype="float16"), {"is_causal": 1}, 23, rtol=2e-3, atol=2e-3)
+
+
+def test_attention_bfloat16_matches_float32_attention_rounded():
+    """bfloat16 runs the float32 body between casts: onnxruntime's float32 Attention on the
+    same (bfloat16-representable) inputs is the oracle, within two bfloat16 ulps."""
+    import numpy as np
+
+    import tc
+    from tests.frontends.onnx_models import run_onnxruntime, typed_model
+
+    ins32 = [x.astype("bfloat16").astype(np.float32) for x in qkv4()]
+    model32, feeds32 = typed_model("Attention", ins32, {"is_causal": 1}, 23, ir_version=10)
+    model16, feeds16 = typed_model("Attention", [x.astype("bfloat16") for x in ins32],
+                                   {"is_causal": 1}, 23, ir_version=10)
+    (got,) = tc.compile(model16).run(list(feeds16.values()))
+    (want,) = run_onnxruntime(model32, feeds32)
+    assert got.dtype == np.dtype("bfloat16")
+    np.testing.assert_allclose(got.astype(np.float32), want, rtol=2 ** -7, atol=1e-3)
