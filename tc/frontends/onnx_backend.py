@@ -24,26 +24,6 @@ def _compile(model: onnx.ModelProto, target: str):
     return tc.compile(model, target=target)
 
 
-#: ops whose result depends on their input's (static) shape only, not its values
-_SHAPE_ONLY = {"Shape", "Size"}
-
-
-def _graph_inputs_feeding(model: onnx.ModelProto, name: str, inputs: list[str]) -> list[str]:
-    """The graph inputs (among ``inputs``) that value ``name`` is computed from."""
-    producer = {o: n for n in model.graph.node for o in n.output}
-    found, stack, seen = [], [name], set()
-    while stack:
-        v = stack.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        if v in inputs:
-            found.append(v)
-        elif v in producer and producer[v].op_type not in _SHAPE_ONLY:
-            stack.extend(i for i in producer[v].input if i)
-    return found
-
-
 def _bind_inputs(model: onnx.ModelProto, values: dict[str, np.ndarray]) -> onnx.ModelProto:
     """A copy of ``model`` whose graph inputs named in ``values`` are initializers."""
     bound = onnx.ModelProto()
@@ -69,7 +49,7 @@ class TcBackendRep(BackendRep):
         try:
             self.module = _compile(model, target)
         except NotConstantError as e:
-            self.bound = _graph_inputs_feeding(model, e.name, self.input_names)
+            self.bound = list(e.inputs)
             if not self.bound:
                 raise
             self.module = None
@@ -99,8 +79,7 @@ class TcBackendRep(BackendRep):
                                   self.target)
                 break
             except NotConstantError as e:
-                more = [n for n in _graph_inputs_feeding(self.model, e.name, self.input_names)
-                        if n not in self.bound]
+                more = [n for n in e.inputs if n not in self.bound]
                 if not more:
                     raise
                 self.bound.extend(more)

@@ -52,7 +52,7 @@ def _concat(cv, node, attrs):
 def _axes(cv, node, attrs, what) -> list[int] | None:
     if cv.opset >= 13:
         axes = cv.optional_const(node, 1, f"{node.op_type}'s axes input")
-        return None if axes is None else [int(a) for a in axes]
+        return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
     return None if "axes" not in attrs else [int(a) for a in attrs["axes"]]
 
 

@@ -37,17 +37,23 @@ def function_body(cv, node) -> FunctionProto:
     return fn
 
 
-def _renamed(inner: NodeProto, rename, node_attrs: dict) -> NodeProto:
-    """``inner`` with its edges renamed and attribute references resolved."""
+def renamed_node(inner: NodeProto, rename, node_attrs: dict,
+                 keep_subgraphs: bool = False) -> NodeProto:
+    """``inner`` with its edges renamed and attribute references resolved (from
+    ``node_attrs``, the calling node's attributes by name).  Subgraph attributes are an
+    error unless ``keep_subgraphs`` (then they are copied unchanged: the caller makes
+    the names they read resolvable)."""
     out = NodeProto()
     out.CopyFrom(inner)
     del out.input[:], out.output[:], out.attribute[:]
     out.input.extend(rename(n) for n in inner.input)
     out.output.extend(rename(n) for n in inner.output)
     for attr in inner.attribute:
-        if attr.type == AttributeProto.GRAPH or attr.type == AttributeProto.GRAPHS:
-            raise FrontendError(f"the function body node {inner.op_type} has a subgraph, "
-                                "which expand_function_body does not rename")
+        if (attr.type == AttributeProto.GRAPH or attr.type == AttributeProto.GRAPHS) \
+                and not keep_subgraphs:
+            raise FrontendError(f"{inner.op_type} {inner.name!r} inside a function body or "
+                                f"control-flow body has a subgraph of its own; tc does not "
+                                f"inline nested subgraphs yet")
         if attr.HasField("ref_attr_name"):
             if attr.ref_attr_name not in node_attrs:
                 continue
@@ -75,5 +81,5 @@ def expand_function_body(cv, node) -> None:
         if inner.op_type not in CONVERTERS:
             raise FrontendError(f"{node.op_type}'s ONNX function body uses {inner.op_type}, "
                                 "which tc does not convert")
-        renamed = _renamed(inner, rename, node_attrs)
+        renamed = renamed_node(inner, rename, node_attrs)
         CONVERTERS[inner.op_type](cv, renamed, attribute_values(renamed))

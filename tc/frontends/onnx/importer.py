@@ -34,11 +34,13 @@ class UnsupportedOpsError(FrontendError):
 
 class NotConstantError(FrontendError):
     """A value that must be known at compile time (a shape, axes, pads) depends on a graph
-    input; ``name`` is the ONNX name of that value."""
+    input; ``name`` is the ONNX name of that value, ``inputs`` the graph inputs it is
+    computed from (binding their values makes it a constant)."""
 
-    def __init__(self, name: str, message: str):
+    def __init__(self, name: str, message: str, inputs: tuple[str, ...] = ()):
         super().__init__(message)
         self.name = name
+        self.inputs = tuple(inputs)
 
 
 class ModelLoadError(FrontendError):
@@ -106,12 +108,21 @@ def _upgrade(proto, opset: int):
 
 
 def _check_supported(proto, opset: int) -> None:
+    """Raise one error listing every op tc cannot convert, subgraphs (If/Loop/Scan bodies)
+    included."""
     bad: dict[str, list[str]] = {}
-    for i, node in enumerate(proto.graph.node):
-        domain = node.domain if node.domain not in ("", "ai.onnx") else ""
-        if domain or node.op_type not in CONVERTERS:
-            key = f"{domain}::{node.op_type}" if domain else node.op_type
-            bad.setdefault(key, []).append(node.name or f"#{i} ({node.op_type})")
+
+    def visit(graph, where: str) -> None:
+        for i, node in enumerate(graph.node):
+            domain = node.domain if node.domain not in ("", "ai.onnx") else ""
+            if domain or node.op_type not in CONVERTERS:
+                key = f"{domain}::{node.op_type}" if domain else node.op_type
+                bad.setdefault(key, []).append(where + (node.name or f"#{i} ({node.op_type})"))
+            for attr in node.attribute:
+                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    visit(sub, f"{where}{node.name or node.op_type}/{attr.name}/")
+
+    visit(proto.graph, "")
     if bad:
         raise UnsupportedOpsError(bad, opset)
 
@@ -157,6 +168,7 @@ class Converter:
         self.initializers = {t.name: t for t in proto.graph.initializer}
         self._to_array = numpy_helper.to_array
         self.input_shapes = input_shapes
+        self.input_names: list[str] = []          # graph inputs (not initializers), in order
         self.used = {n for node in proto.graph.node for n in node.input if n}
         self.used |= {o.name for o in proto.graph.output}
 
@@ -210,6 +222,7 @@ class Converter:
                             f"input_shapes={{{inp.name!r}: (...)}} to from_onnx")
                 shape = tuple(dims)
             self.values[inp.name] = self.b.input(inp.name, shape, np_dtype(tt.elem_type))
+            self.input_names.append(inp.name)
 
     # values -----------------------------------------------------------------------------
 
@@ -230,9 +243,21 @@ class Converter:
         v = self.value(name)
         array = self._evaluate(v)
         if array is None:
+            inputs = self._graph_inputs_of(v)
             raise NotConstantError(name, f"{what} ({name!r}) must be known at compile time, but it "
-                                "depends on a graph input; tc compiles static shapes")
+                                   f"depends on graph input(s) {', '.join(map(repr, inputs))}; "
+                                   "tc compiles static shapes", inputs)
         return array
+
+    def _graph_inputs_of(self, v: Value) -> list[str]:
+        """The graph inputs ``v`` is computed from, in graph input order."""
+        seen, stack = set(), [v]
+        while stack:
+            x = stack.pop()
+            if x.name not in seen:
+                seen.add(x.name)
+                stack.extend(self.producer[x.name][1] if x.name in self.producer else ())
+        return [name for name in self.input_names if name in seen]
 
     def _evaluate(self, v: Value):
         if v.name in self.arrays:
