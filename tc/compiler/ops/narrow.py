@@ -18,7 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.dtypes import (
-    E8M0, NARROW_FLOATS, NARROW_INTS, NarrowFloat, is_narrow, storage_dtype,
+    E8M0,
+    NARROW_FLOATS,
+    NARROW_INTS,
+    NarrowFloat,
+    is_narrow,
+    storage_dtype,
 )
 from ..te import expr as E
 

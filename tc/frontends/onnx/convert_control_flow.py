@@ -209,16 +209,19 @@ def _scan8(cv, node, attrs):
     per_batch = dict(attrs, scan_input_directions=attrs.get("directions", [0] * n_scan))
     results: list[list[str]] = []
     for b in range(batch):
-        def row(name: str, j: int) -> str:
-            v = cv.value(name)
-            part, = cv.emit("Slice", [v], slice_attrs(v.type.shape, [b], [b + 1], [0]), node,
-                            [f"{_prefix(node, 'scanbatch', b)}{j}_slice"])
-            out = f"{_prefix(node, 'scanbatch', b)}{j}"
-            cv.emit("Reshape", [part], {"shape": v.type.shape[1:]}, node, [out])
-            return out
-        rows = [row(n, j) for j, n in enumerate(states + xs)]
+        rows = [_batch_row(cv, node, name, b, j) for j, name in enumerate(states + xs)]
         results.append(_unroll_scan(cv, node, per_batch, rows[:len(states)], rows[len(states):],
                                     f"scan{b}_"))
     stacked = [_stack(cv, node, [r[k] for r in results], 0, f"{_prefix(node, 'scan', 0)}b{k}")
                for k in range(len(results[0]))]
     _bind_outputs(cv, node, stacked)
+
+
+def _batch_row(cv, node, name: str, b: int, j: int) -> str:
+    """Row ``b`` of value ``name`` without its batch axis; returns the row's name."""
+    v = cv.value(name)
+    out = f"{_prefix(node, 'scanbatch', b)}{j}"
+    part, = cv.emit("Slice", [v], slice_attrs(v.type.shape, [b], [b + 1], [0]), node,
+                    [f"{out}_slice"])
+    cv.emit("Reshape", [part], {"shape": v.type.shape[1:]}, node, [out])
+    return out
