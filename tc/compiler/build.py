@@ -16,6 +16,7 @@ from .graph.ir import Graph, Value
 from .passes.eliminate import eliminate
 from .passes.fold_constants import fold_constants
 from .passes.legalize_narrow_types import legalize_narrow_types
+from .passes.pack_weights import pack_weights
 from .passes.simplify import simplify
 from .passes.fuse import Group, partition
 from .passes.manager import PassRecord, run_passes
@@ -26,7 +27,7 @@ from .passes.storage import StorageAssignment, assign_storage
 def default_pipeline():
     """The graph passes ``build`` runs, in order, as (name, function) pairs."""
     return [("legalize_narrow_types", legalize_narrow_types), ("fold_constants", fold_constants),
-            ("simplify", simplify), ("eliminate", eliminate)]
+            ("simplify", simplify), ("eliminate", eliminate), ("pack_weights", pack_weights)]
 
 
 @dataclass

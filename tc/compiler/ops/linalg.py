@@ -9,6 +9,11 @@
   their unit dim dropped); no attributes. TE: "matmul" stage with axes (batch..., i, j)
   and reduce axis k on the promoted shapes, then an "injective" stage dropping the
   promoted dims when an operand is 1-D.
+- PackedMatMul(A, B_panels; n): ``A @ B`` for a constant B (K, n) stored as panels
+  (n / NR, K, NR) of NR consecutive columns (``pack_panels``), so that the micro-kernel
+  reads each K x NR panel contiguously; A has rank >= 2. Produced by the ``pack_weights``
+  pass, never by a frontend. TE: one "matmul" stage (axes (batch..., i, j), reduce k)
+  whose ``panel`` attribute is NR.
 """
 from __future__ import annotations
 
@@ -145,4 +150,49 @@ def _matmul_compute(inputs, attrs):
 
 
 define_op("MatMul", _matmul_infer, lambda xs, attrs: [np.matmul(xs[0], xs[1])], _matmul_compute,
+          OpPattern.OUT_FUSABLE, __doc__)
+
+
+# --- PackedMatMul ----------------------------------------------------------------------
+
+def pack_panels(b: np.ndarray, nr: int) -> np.ndarray:
+    """B (K, N), N a multiple of ``nr``, as panels (N / nr, K, nr): panel p holds
+    columns [p * nr, (p + 1) * nr)."""
+    k, n = b.shape
+    if n % nr:
+        raise ValueError(f"cannot pack {n} columns into panels of {nr}")
+    return np.ascontiguousarray(b.reshape(k, n // nr, nr).transpose(1, 0, 2))
+
+
+def _packed_infer(types, attrs):
+    a, bp = types
+    n = int(attrs["n"])
+    if len(a.shape) < 2 or len(bp.shape) != 3 or a.shape[-1] != bp.shape[1] \
+            or bp.shape[0] * bp.shape[2] != n or a.dtype != bp.dtype:
+        raise ValueError(f"PackedMatMul needs A (..., M, K) and panels (n / NR, K, NR) of one "
+                         f"dtype with n = {n}, got {a} and {bp}")
+    return [TensorType(a.shape[:-1] + (n,), a.dtype)]
+
+
+def _packed_reference(xs, attrs):
+    a, bp = xs
+    b = bp.transpose(1, 0, 2).reshape(bp.shape[1], -1)
+    return [np.matmul(a, b)]
+
+
+def _packed_compute(inputs, attrs):
+    a, bp = inputs
+    nr = bp.shape[2]
+    k = te.reduce_axis(a.shape[-1], "k")
+
+    def body(*i):
+        col = i[-1]
+        return te.sum(a[tuple(i[:-1]) + (k.var,)] * bp[col // E.const(nr), k.var, col % E.const(nr)],
+                      axis=k)
+
+    return [te.compute(a.shape[:-1] + (int(attrs["n"]),), body, "packed_matmul", tag="matmul",
+                       attrs={"panel": nr})]
+
+
+define_op("PackedMatMul", _packed_infer, _packed_reference, _packed_compute,
           OpPattern.OUT_FUSABLE, __doc__)

@@ -32,6 +32,10 @@ INLINE_TAGS = ("elemwise", "broadcast", "injective", "pad")
 #: below this many loop iterations a stage runs serially (a task must pay for itself)
 MIN_PARALLEL_WORK = 16384
 DEFAULT_LANES = 8
+#: register tile of the matmul micro-kernel: MR rows x NR_VECTORS vectors of accumulators
+#: (6 x 2 ymm on AVX2: 12 of the 16 vector registers, leaving room for A and B); MR is the
+#: first of MR_CHOICES dividing the row count, so that no row needs a guard
+MR_CHOICES, NR_VECTORS = (6, 4, 5, 3, 2), 2
 
 
 def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
@@ -182,6 +186,11 @@ def _matmul_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     """Shape a matmul stage (or its epilogue); returns the parallel axis."""
     spatial = list(st.op.axes)
     reduce = list(st.op.reduce_axes) if compute else []
+    i, j = spatial[-2], spatial[-1]
+    mr = next((m for m in MR_CHOICES if i.extent % m == 0), None)
+    if lanes > 1 and j.extent % (lanes * NR_VECTORS) == 0 and mr is not None:
+        return _register_tiled(st, spatial, reduce, lanes, mr, parallel and (
+            not compute or _work(st) >= MIN_PARALLEL_WORK))
     j_o, j_i = _split_vector(st, spatial[-1], lanes)
     order = spatial[:-1] + [j_o] + reduce + [j_i]
     st.reorder(*[a for a in order if a is not None])
@@ -189,6 +198,25 @@ def _matmul_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     if j_i is not None:
         st.vectorize(j_i)
     if parallel and outer is not None and (not compute or _work(st) >= MIN_PARALLEL_WORK):
+        st.parallel(outer)
+    return outer
+
+
+def _register_tiled(st: Stage, spatial: list, reduce: list, lanes: int, mr: int,
+                    parallel: bool):
+    """mr x NR register tile: ``(batch, i_o, j_o) k, i_i unrolled, j_m unrolled, j_v
+    vectorized``; the mr * NR_VECTORS accumulators stay in vector registers across k
+    (LLVM promotes them: their addresses do not change with k)."""
+    i, j = spatial[-2], spatial[-1]
+    j_o, j_r = st.split(j, lanes * NR_VECTORS)
+    j_m, j_v = st.split(j_r, lanes)
+    i_o, i_i = st.split(i, mr)
+    st.reorder(*(spatial[:-2] + [i_o, j_o] + reduce + [i_i, j_m, j_v]))
+    outer = _fuse_all(st, spatial[:-2] + [i_o, j_o])
+    st.unroll(i_i)
+    st.unroll(j_m)
+    st.vectorize(j_v)
+    if parallel:
         st.parallel(outer)
     return outer
 

@@ -1,0 +1,37 @@
+"""pack_weights: a constant MatMul operand becomes contiguous K x NR panels."""
+import numpy as np
+
+from tc.compiler.graph import Graph, GraphBuilder, Node, TensorType, Value, verify
+from tc.compiler.graph.evaluate import evaluate
+from tc.compiler.ops.linalg import pack_panels
+from tc.compiler.passes.pack_weights import PANEL_WIDTH, pack_weights
+
+
+def test_constant_operand_is_packed_into_panels():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((5, 2 * PANEL_WIDTH)).astype(np.float32)
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 5), "float32")
+    y, = b.op("MatMul", [x, b.constant(w, "w")], output_names=["y"])
+    before = b.build([y])
+
+    after = pack_weights(before)
+    verify(after)
+    panels = Value("w_panels", TensorType((2, 5, PANEL_WIDTH), "float32"))
+    expected = Graph(before.inputs, before.outputs,
+                     [Node("PackedMatMul", (x, panels), (y,), {"n": 2 * PANEL_WIDTH})],
+                     {"w_panels": pack_panels(w, PANEL_WIDTH)}, "g")
+    assert after.structurally_equal(expected), str(after)
+    np.testing.assert_array_equal(after.constants["w_panels"][1, :, 3], w[:, PANEL_WIDTH + 3])
+    xs = [rng.standard_normal((3, 5)).astype(np.float32)]
+    np.testing.assert_allclose(evaluate(after, xs)[0], xs[0] @ w, rtol=1e-6)
+
+
+def test_ragged_or_non_constant_operands_stay():
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 5), "float32")
+    y = b.input("y", (5, 16), "float32")
+    p, = b.op("MatMul", [x, y])
+    q, = b.op("MatMul", [x, b.constant(np.ones((5, 10), np.float32), "w")])
+    before = b.build([p, q])
+    assert pack_weights(before) is before
