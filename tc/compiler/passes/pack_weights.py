@@ -4,6 +4,8 @@
 becomes
     %y = PackedMatMul(%x, %w_panels: const float32[N / NR, K, NR]; n=N)
 
+and likewise a Gemm (B transposed first when ``transB``), its bias added after.
+
 Each K x NR panel is contiguous, so the micro-kernel's k loop streams through memory
 instead of striding a whole row of B per step (at N = 1024 a row is 4 KB: every step
 would land in the same L1 set).  NR is ``PANEL_WIDTH``, two AVX2 vectors of float32;
@@ -11,7 +13,9 @@ matrices whose N is not a multiple of it stay as they are.
 """
 from __future__ import annotations
 
-from ..graph.ir import Graph, Node
+import numpy as np
+
+from ..graph.ir import Graph, Node, Value
 from ..ops.linalg import pack_panels
 from .rewrite import Edit, drop_unread_constants
 
@@ -20,16 +24,45 @@ PANEL_WIDTH = 16
 
 
 def pack_weights(graph: Graph) -> Graph:
-    """Rewrite each float32 MatMul whose B is a 2-D constant with N a multiple of
-    ``PANEL_WIDTH`` (and A of rank >= 2) into a PackedMatMul over B's panels."""
+    """Rewrite each float32 MatMul (A of rank >= 2) and Gemm (transA 0, alpha 1) whose B
+    is a 2-D constant with N a multiple of ``PANEL_WIDTH`` into a PackedMatMul over B's
+    panels; a Gemm's ``beta * C`` becomes an Add after it (fused as its epilogue)."""
     edit = Edit(graph)
     for node in graph.nodes:
-        a, b = (node.inputs + (None, None))[:2]
-        w = edit.const(b) if node.op == "MatMul" else None
-        if w is None or w.ndim != 2 or len(a.type.shape) < 2 or w.dtype != "float32" \
-                or w.shape[1] % PANEL_WIDTH:
+        w = _packable_weight(edit, node)
+        if w is None:
             edit.keep(node)
             continue
+        a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
         panels = edit.constant(pack_panels(w, PANEL_WIDTH), f"{b.name}_panels")
-        edit.emit(Node("PackedMatMul", (a, panels), node.outputs, {"n": w.shape[1]}, node.name))
+        attrs = {"n": w.shape[1]}
+        if node.op == "MatMul" or len(node.inputs) < 3:
+            edit.emit(Node("PackedMatMul", (a, panels), node.outputs, attrs, node.name))
+            continue
+        product = Value(edit.fresh(f"{out.name}_product"), out.type)
+        edit.emit(Node("PackedMatMul", (a, panels), (product,), attrs, node.name))
+        bias = node.inputs[2]
+        beta = float(node.attr("beta", 1.0))
+        if beta != 1.0:
+            bias = edit.constant((edit.const(bias) * beta).astype(out.type.dtype),
+                                 f"{bias.name}_scaled")
+        edit.emit(Node("Add", (product, bias), (out,), {}, node.name))
     return drop_unread_constants(edit.finish())
+
+
+def _packable_weight(edit: Edit, node: Node) -> np.ndarray | None:
+    """B as a (K, N) float32 array when ``node`` can become a PackedMatMul, else None."""
+    if node.op not in ("MatMul", "Gemm") or len(node.inputs) < 2:
+        return None
+    a, b = node.inputs[:2]
+    w = edit.const(b)
+    if w is None or w.ndim != 2 or len(a.type.shape) < 2 or w.dtype != np.float32:
+        return None
+    if node.op == "Gemm":
+        if node.attr("transA", 0) or float(node.attr("alpha", 1.0)) != 1.0:
+            return None
+        if len(node.inputs) > 2 and float(node.attr("beta", 1.0)) != 1.0 \
+                and edit.const(node.inputs[2]) is None:
+            return None
+        w = w.T if node.attr("transB", 0) else w
+    return w if w.shape[1] % PANEL_WIDTH == 0 else None

@@ -35,3 +35,19 @@ def test_ragged_or_non_constant_operands_stay():
     q, = b.op("MatMul", [x, b.constant(np.ones((5, 10), np.float32), "w")])
     before = b.build([p, q])
     assert pack_weights(before) is before
+
+
+def test_gemm_with_transposed_weight_and_scaled_bias():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((PANEL_WIDTH, 6)).astype(np.float32)     # (N, K): transB
+    c = rng.standard_normal(PANEL_WIDTH).astype(np.float32)
+    b = GraphBuilder("g")
+    x = b.input("x", (4, 6), "float32")
+    y, = b.op("Gemm", [x, b.constant(w, "w"), b.constant(c, "c")],
+              {"transB": 1, "beta": 0.5}, output_names=["y"])
+    before = b.build([y])
+    after = pack_weights(before)
+    verify(after)
+    assert [n.op for n in after.nodes] == ["PackedMatMul", "Add"]
+    xs = [rng.standard_normal((4, 6)).astype(np.float32)]
+    np.testing.assert_allclose(evaluate(after, xs)[0], xs[0] @ w.T + 0.5 * c, rtol=1e-5)

@@ -49,3 +49,15 @@ def test_matmul_with_fused_bias_and_relu(m, k, n):
                       [2, m, n])
     np.testing.assert_allclose(module.run([a])[0], np.maximum(a @ w + bias, 0), rtol=1e-5,
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 64, 32), (5, 23, 48), (12, 50, 16)])
+def test_gemm_transposed_weight_with_bias(m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    c = rng.standard_normal(n).astype(np.float32)
+    node = helper.make_node("Gemm", ["a", "w", "c"], ["y"], transB=1, beta=0.25)
+    module = _compile([node], [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+                      [numpy_helper.from_array(w, "w"), numpy_helper.from_array(c, "c")], [m, n])
+    np.testing.assert_allclose(module.run([a])[0], a @ w.T + 0.25 * c, rtol=1e-5, atol=1e-4)
