@@ -39,6 +39,9 @@ DEFAULT_LANES = 8
 #: (6 x 2 ymm on AVX2: 12 of the 16 vector registers, leaving room for A and B); MR is the
 #: first of MR_CHOICES dividing the row count, so that no row needs a guard
 MR_CHOICES, NR_VECTORS = (6, 4, 5, 3, 2), 2
+#: output-channel blocks of the direct conv, largest first: each is that many vector
+#: accumulators (8 measured no better than 4 here, within this machine's noise)
+CONV_OC_BLOCKS = (4, 2)
 
 
 def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
@@ -72,6 +75,12 @@ def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
             continue
         lanes = _lanes(target, st.tensor.dtype)
         if st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
+            mr = _pointwise_conv_tile(st, lanes)
+            if mr is not None:
+                _pointwise_conv_shape(st, lanes, mr)
+                if id(st) in epilogue_of:
+                    _generic(epilogue_of[id(st)], lanes)
+                continue
             shape_fn = _conv_shape if st.op.tag == "conv2d" else _matmul_shape
             epilogue, attached = epilogue_of.get(id(st)), False
             if epilogue is not None:
@@ -169,7 +178,7 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     """Shape a conv2d stage (or its epilogue, ``compute=False``); returns the parallel axis."""
     n, oc, oy, ox = st.op.axes
     reduce = list(st.op.reduce_axes) if compute else []
-    block = next((b for b in (4, 2) if oc.extent % b == 0 and oc.extent > b), None)
+    block = next((b for b in CONV_OC_BLOCKS if oc.extent % b == 0 and oc.extent > b), None)
     oc_o, oc_i = st.split(oc, block) if block else (oc, None)
     ox_o, ox_i = _split_vector(st, ox, lanes)
     order = [n, oc_o, oy, ox_o] + reduce + [oc_i, ox_i]
@@ -183,6 +192,40 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     if parallel and (not compute or _work(st) >= MIN_PARALLEL_WORK):
         st.parallel(outer)
     return outer
+
+
+def _pointwise_conv_tile(st: Stage, lanes: int) -> int | None:
+    """The register tile's row count (output channels) when ``st`` is a 1x1, stride-1,
+    unpadded, ungrouped conv2d whose output plane is a multiple of two vectors: such a
+    conv is the GEMM W (OC x IC) @ X (IC x H*W); None otherwise."""
+    if st.op.tag != "conv2d" or lanes <= 1:
+        return None
+    attrs = dict(st.op.attrs)
+    _, oc, oy, ox = st.op.axes
+    if attrs.get("strides") != (1, 1) or any(attrs.get("pads", (1,))) or attrs.get("group") != 1 \
+            or any(r.extent != 1 for r in st.op.reduce_axes[1:]) \
+            or (oy.extent * ox.extent) % (lanes * NR_VECTORS):
+        return None
+    return next((m for m in MR_CHOICES if oc.extent % m == 0), None)
+
+
+def _pointwise_conv_shape(st: Stage, lanes: int, mr: int) -> None:
+    """A 1x1 conv as the GEMM micro-kernel over the flattened plane p = (oy, ox):
+    ``(n, p_o, oc_o) fused+parallel, ic, oc_i unrolled, p_m unrolled, p_v vectorized``.
+    Computed whole (not at its epilogue: a p tile may straddle rows, and the region of
+    (oy, ox) a compute_at would give it is a bounding box, i.e. redundant work)."""
+    n, oc, oy, ox = st.op.axes
+    p = st.fuse(oy, ox)
+    p_o, p_r = st.split(p, lanes * NR_VECTORS)
+    p_m, p_v = st.split(p_r, lanes)
+    oc_o, oc_i = st.split(oc, mr)
+    st.reorder(n, p_o, oc_o, *st.op.reduce_axes, oc_i, p_m, p_v)
+    outer = _fuse_all(st, [n, p_o, oc_o])
+    st.unroll(oc_i)
+    st.unroll(p_m)
+    st.vectorize(p_v)
+    if _work(st) >= MIN_PARALLEL_WORK:
+        st.parallel(outer)
 
 
 def _matmul_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
