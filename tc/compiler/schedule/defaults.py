@@ -42,6 +42,9 @@ MR_CHOICES, NR_VECTORS = (6, 4, 5, 3, 2), 2
 #: output-channel blocks of the direct conv, largest first: each is that many vector
 #: accumulators (8 measured no better than 4 here, within this machine's noise)
 CONV_OC_BLOCKS = (4, 2)
+#: output rows per conv tile: with the channel block, 4 x 2 vector accumulators, each
+#: weight broadcast feeding two of them
+CONV_ROWS = 2
 
 
 def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
@@ -180,13 +183,17 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     reduce = list(st.op.reduce_axes) if compute else []
     block = next((b for b in CONV_OC_BLOCKS if oc.extent % b == 0 and oc.extent > b), None)
     oc_o, oc_i = st.split(oc, block) if block else (oc, None)
+    rows = CONV_ROWS if oy.extent % CONV_ROWS == 0 and oy.extent > CONV_ROWS else None
+    oy_o, oy_i = st.split(oy, rows) if rows else (oy, None)
     ox_o, ox_i = _split_vector(st, ox, lanes)
-    order = [n, oc_o, oy, ox_o] + reduce + [oc_i, ox_i]
+    order = [n, oc_o, oy_o, ox_o] + reduce + [oc_i, oy_i, ox_i]
     st.reorder(*[a for a in order if a is not None])
-    # an epilogue task covers a row of vectors, so the whole of ox_o is fused in
-    outer = _fuse_all(st, [n, oc_o, oy] + ([] if compute else [ox_o]))
+    # an epilogue task covers rows of vectors, so the whole of ox_o is fused in
+    outer = _fuse_all(st, [n, oc_o, oy_o] + ([] if compute else [ox_o]))
     if oc_i is not None and compute:
         st.unroll(oc_i)
+    if oy_i is not None and compute:
+        st.unroll(oy_i)
     if ox_i is not None:
         st.vectorize(ox_i)
     if parallel and (not compute or _work(st) >= MIN_PARALLEL_WORK):

@@ -53,9 +53,9 @@ def test_conv_default_structure():
     assert vec and all(isinstance(v.body, L.Store) for v in vec)  # vector loops innermost
     assert any(lp.kind == L.UNROLLED for lp in loops)
     # the padded input (4 x 6 x 18) is one buffer; the conv result lives in a per-task
-    # block (4 channels x 8 columns), not a whole tensor
+    # block (4 channels x 2 rows x 8 columns), not a whole tensor
     allocs = [n.buffer for n in walk(func.body) if isinstance(n, L.Allocate)]
-    assert sorted(b.size for b in allocs) == [32, 4 * 6 * 18]
+    assert sorted(b.size for b in allocs) == [4 * 2 * 8, 4 * 6 * 18]
     # so the conv's vector loops read it without per-lane selects
     conv_vec = [v for v in vec if any(isinstance(n, L.Load) and n.buffer.size == 4 * 6 * 18
                                       for n in walk(v.body))]
