@@ -78,9 +78,9 @@ def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
             continue
         lanes = _lanes(target, st.tensor.dtype)
         if st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
-            mr = _pointwise_conv_tile(st, lanes)
-            if mr is not None:
-                _pointwise_conv_shape(st, lanes, mr)
+            tile = _pointwise_conv_tile(st, lanes)
+            if tile is not None:
+                _pointwise_conv_shape(st, tile)
                 if id(st) in epilogue_of:
                     _generic(epilogue_of[id(st)], lanes)
                 continue
@@ -201,30 +201,41 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     return outer
 
 
-def _pointwise_conv_tile(st: Stage, lanes: int) -> int | None:
-    """The register tile's row count (output channels) when ``st`` is a 1x1, stride-1,
-    unpadded, ungrouped conv2d whose output plane is a multiple of two vectors: such a
-    conv is the GEMM W (OC x IC) @ X (IC x H*W); None otherwise."""
+def _pointwise_conv_tile(st: Stage, lanes: int) -> tuple[int, int, int] | None:
+    """(rows, vectors, vector width) of the register tile when ``st`` is a 1x1, stride-1,
+    unpadded, ungrouped conv2d, i.e. the GEMM W (OC x IC) @ X (IC x H*W); None otherwise.
+
+    A plane of a multiple of two vectors takes rows x 2 full vectors (as the GEMM);
+    another plane (14 x 14, 7 x 7) one vector of a width dividing it (7 lanes) under
+    more rows, so that no tile needs a guard."""
     if st.op.tag != "conv2d" or lanes <= 1:
         return None
     attrs = dict(st.op.attrs)
     _, oc, oy, ox = st.op.axes
     if attrs.get("strides") != (1, 1) or any(attrs.get("pads", (1,))) or attrs.get("group") != 1 \
-            or any(r.extent != 1 for r in st.op.reduce_axes[1:]) \
-            or (oy.extent * ox.extent) % (lanes * NR_VECTORS):
+            or any(r.extent != 1 for r in st.op.reduce_axes[1:]):
         return None
-    return next((m for m in MR_CHOICES if oc.extent % m == 0), None)
+    plane = oy.extent * ox.extent
+    if plane % (lanes * NR_VECTORS) == 0:
+        mr = next((m for m in MR_CHOICES if oc.extent % m == 0), None)
+        return None if mr is None else (mr, NR_VECTORS, lanes)
+    width = vector_factor(plane, lanes)
+    mr = next((m for m in (8, 6, 4) if oc.extent % m == 0), None)
+    if width is None or plane % width or width < max(lanes // 2, 2) or mr is None:
+        return None
+    return mr, 1, width
 
 
-def _pointwise_conv_shape(st: Stage, lanes: int, mr: int) -> None:
+def _pointwise_conv_shape(st: Stage, tile: tuple[int, int, int]) -> None:
     """A 1x1 conv as the GEMM micro-kernel over the flattened plane p = (oy, ox):
     ``(n, p_o, oc_o) fused+parallel, ic, oc_i unrolled, p_m unrolled, p_v vectorized``.
     Computed whole (not at its epilogue: a p tile may straddle rows, and the region of
     (oy, ox) a compute_at would give it is a bounding box, i.e. redundant work)."""
+    mr, vectors, width = tile
     n, oc, oy, ox = st.op.axes
     p = st.fuse(oy, ox)
-    p_o, p_r = st.split(p, lanes * NR_VECTORS)
-    p_m, p_v = st.split(p_r, lanes)
+    p_o, p_r = st.split(p, vectors * width)
+    p_m, p_v = st.split(p_r, width)
     oc_o, oc_i = st.split(oc, mr)
     st.reorder(n, p_o, oc_o, *st.op.reduce_axes, oc_i, p_m, p_v)
     outer = _fuse_all(st, [n, p_o, oc_o])

@@ -1,6 +1,6 @@
 """1x1 convolutions scheduled as the GEMM micro-kernel over the flattened plane, against
 numpy, with the fused bias/activation/residual epilogue, on awkward channel counts and
-planes that are and are not a multiple of two vectors."""
+planes that are and are not a multiple of two vectors (7x7, 14x14: narrower vectors)."""
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -10,6 +10,8 @@ import tc
 CASES = [  # (batch, in channels, out channels, height, width)
     (1, 3, 12, 4, 4), (1, 17, 10, 8, 6), (2, 5, 6, 2, 8), (1, 8, 7, 4, 8), (1, 9, 12, 5, 5),
     (1, 31, 20, 4, 12),
+    # planes that are no multiple of two vectors: one 7- or 5-lane vector under 8 rows
+    (1, 9, 16, 7, 7), (1, 12, 24, 14, 14), (2, 5, 8, 3, 5), (1, 6, 12, 7, 7),
 ]
 
 
