@@ -26,7 +26,7 @@ import numpy as np
 from ..graph.ir import TensorType
 from .. import te
 from ..te import expr as E
-from .common import define_op, same_dtype
+from .common import clamp_index, define_op, same_dtype
 from .pad import pad_stage
 from .registry import OpPattern
 from .window import check_window_attrs, output_sizes
@@ -103,18 +103,46 @@ def _compute(inputs, attrs):
                                                 (dh, dw))
     padded = pad_stage(x, (0, 0) + pads[:2], (0, 0) + pads[2:], 0, "conv_pad")
     ic, ky, kx = te.reduce_axis(icg, "ic"), te.reduce_axis(kh, "ky"), te.reduce_axis(kw, "kx")
+    strided = (sh, sw) != (1, 1) and (dh, dw) == (1, 1)
+    if strided:
+        phases, pw = _phase_split(padded, (sh, sw), (kh, kw), out_shape[2:])
 
     acc = _wide(x.dtype)
 
     def body(n, oc, oy, ox):
         channel = ic.var if group == 1 else (oc // E.const(ocg)) * E.const(icg) + ic.var
-        return te.sum(_as(acc, padded[n, channel, oy * sh + ky.var * dh, ox * sw + kx.var * dw])
-                      * _as(acc, w[oc, ic, ky, kx]), axis=[ic, ky, kx])
+        if strided:
+            phase = (ky.var % E.const(sh)) * E.const(pw) + kx.var % E.const(sw)
+            read = phases[phase, n, channel, oy + ky.var // E.const(sh), ox + kx.var // E.const(sw)]
+        else:
+            read = padded[n, channel, oy * sh + ky.var * dh, ox * sw + kx.var * dw]
+        return te.sum(_as(acc, read) * _as(acc, w[oc, ic, ky, kx]), axis=[ic, ky, kx])
 
     conv = te.compute(out_shape, body, "conv2d", tag="conv2d",
                       attrs={"layout": "NCHW", "strides": (sh, sw), "pads": pads,
                              "dilations": (dh, dw), "group": group})
     return _epilogue(conv, inputs[2] if len(inputs) == 3 else None, x.dtype, "conv2d")
+
+
+def _phase_split(padded, strides, kernel, out_hw):
+    """The padded input of a strided conv split into its stride phases:
+    ``phases[a * pw + b, n, c, i, j] = padded[n, c, i * sh + a, j * sw + b]``, so that the
+    conv reads ``phases[(ky % sh) * pw + kx % sw, n, c, oy + ky // sh, ox + kx // sw]``:
+    consecutive output columns read consecutive elements (vector loads instead of
+    stride-2 gathers).  Only the phases a kernel tap reaches are kept.  Tagged "pad", so
+    the default schedule materializes it for the conv (see ``schedule/defaults.py``).
+    Returns (phases, pw)."""
+    (sh, sw), (kh, kw) = strides, kernel
+    ph, pw = min(sh, kh), min(sw, kw)
+    hq, wq = out_hw[0] + (kh - 1) // sh, out_hw[1] + (kw - 1) // sw
+    n, c, hp, wp = padded.shape
+
+    def body(f, b, ch, i, j):
+        row = clamp_index(i * E.const(sh) + f // E.const(pw), hp)
+        col = clamp_index(j * E.const(sw) + f % E.const(pw), wp)
+        return padded[b, ch, row, col]
+
+    return te.compute((ph * pw, n, c, hq, wq), body, "conv_phases", tag="pad"), pw
 
 
 def _wide(dtype: str):

@@ -202,8 +202,8 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
 
 
 def _pointwise_conv_tile(st: Stage, lanes: int) -> tuple[int, int, int] | None:
-    """(rows, vectors, vector width) of the register tile when ``st`` is a 1x1, stride-1,
-    unpadded, ungrouped conv2d, i.e. the GEMM W (OC x IC) @ X (IC x H*W); None otherwise.
+    """(rows, vectors, vector width) of the register tile when ``st`` is a 1x1, unpadded,
+    ungrouped conv2d, i.e. the GEMM W (OC x IC) @ X (IC x H*W); None otherwise.
 
     A plane of a multiple of two vectors takes rows x 2 full vectors (as the GEMM);
     another plane (14 x 14, 7 x 7) one vector of a width dividing it (7 lanes) under
@@ -212,7 +212,8 @@ def _pointwise_conv_tile(st: Stage, lanes: int) -> tuple[int, int, int] | None:
         return None
     attrs = dict(st.op.attrs)
     _, oc, oy, ox = st.op.axes
-    if attrs.get("strides") != (1, 1) or any(attrs.get("pads", (1,))) or attrs.get("group") != 1 \
+    # a strided 1x1 conv reads its input's phase split, contiguous in (oy, ox) as well
+    if any(attrs.get("pads", (1,))) or attrs.get("group") != 1 \
             or any(r.extent != 1 for r in st.op.reduce_axes[1:]):
         return None
     plane = oy.extent * ox.extent
