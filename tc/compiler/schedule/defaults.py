@@ -37,8 +37,9 @@ MIN_PARALLEL_WORK = 16384
 DEFAULT_LANES = 8
 #: register tile of the matmul micro-kernel: MR rows x NR_VECTORS vectors of accumulators
 #: (6 x 2 ymm on AVX2: 12 of the 16 vector registers, leaving room for A and B); MR is the
-#: first of MR_CHOICES dividing the row count, so that no row needs a guard
-MR_CHOICES, NR_VECTORS = (6, 4, 5, 3, 2), 2
+#: first of MR_CHOICES dividing the row count, so that no row needs a guard (1 for a
+#: matrix-vector product: still two accumulators, twice the one of the plain schedule)
+MR_CHOICES, NR_VECTORS = (6, 4, 5, 3, 2, 1), 2
 #: output-channel blocks of the direct conv, largest first: each is that many vector
 #: accumulators (8 measured no better than 4 here, within this machine's noise)
 CONV_OC_BLOCKS = (4, 2)
