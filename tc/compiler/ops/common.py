@@ -83,3 +83,13 @@ def define_op(name: str, infer: Callable, reference: Callable, compute: Callable
         return result
 
     return register_op(OpDef(name, infer, checked_reference, compute, pattern, doc))
+
+
+def cast_stage(t, dtype: str, name: str):
+    """``t`` converted to ``dtype`` by an elementwise stage; ``t`` itself when it already
+    has it (ops that accumulate in a wider type end with this)."""
+    from .. import te
+
+    if t.dtype == dtype:
+        return t
+    return te.compute(t.shape, lambda *i: E.cast(dtype, t[i]), name, tag="elemwise")

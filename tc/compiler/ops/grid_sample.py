@@ -33,7 +33,7 @@ from .. import te
 from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from ..te import expr as E
-from .common import clamp_index, define_op
+from .common import cast_stage, clamp_index, define_op
 from .registry import OpPattern
 
 MODES = ("linear", "nearest", "cubic")
@@ -274,10 +274,7 @@ def _compute(inputs, attrs):
 
     out_shape = (x.shape[0], x.shape[1]) + tuple(grid.shape[1:-1])
     out = te.compute(out_shape, body, "grid_sample", tag="grid_sample")
-    if out.dtype != x.dtype:
-        out = te.compute(out_shape, lambda *i: E.cast(x.dtype, out[i]), "grid_sample_cast",
-                         tag="elemwise")
-    return [out]
+    return [cast_stage(out, x.dtype, "grid_sample_cast")]
 
 
 define_op("GridSample", _infer, _reference, _compute, OpPattern.OUT_FUSABLE, __doc__)

@@ -34,7 +34,7 @@ from .. import te
 from ..graph.dtypes import is_floating
 from ..graph.ir import TensorType
 from ..te import expr as E
-from .common import clamp_index, define_op
+from .common import cast_stage, clamp_index, define_op
 from .registry import OpPattern
 
 MODES = ("avg", "max")
@@ -267,10 +267,7 @@ def _compute(inputs, attrs):
 
     out_shape = (num_rois, channels) + out_size
     out = te.compute(out_shape, body, "roi_align", tag="roi_align")
-    if out.dtype != x.dtype:
-        out = te.compute(out_shape, lambda *i: E.cast(x.dtype, out[i]), "roi_align_cast",
-                         tag="elemwise")
-    return [out]
+    return [cast_stage(out, x.dtype, "roi_align_cast")]
 
 
 define_op("RoiAlign", _infer, _reference, _compute, OpPattern.OUT_FUSABLE, __doc__)
