@@ -3,18 +3,16 @@
     python benchmarks/gemm.py [--threads 1] [--repeat 20] [--json out.json]
 
 Each size M x K x N is a one-node ONNX MatMul whose B is a constant (a weight, as in a
-model); tc compiles it once, then tc and numpy alternate, and the median of ``repeat``
-timed runs after warm-up is reported as GFLOP/s and as a share of ``peak.py``'s single-core
-FMA peak times the thread count.
+model); tc compiles it once, then tc and numpy take turns (``timing.interleaved_medians``),
+and the median of ``repeat`` timed runs after warm-up is reported as GFLOP/s and as a
+share of ``peak.py``'s single-core FMA peak times the thread count.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 SIZES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
          (128, 768, 3072)]
@@ -38,8 +36,10 @@ def main() -> None:
     from onnx import TensorProto, helper, numpy_helper
 
     sys.path.insert(0, os.path.dirname(__file__))
-    import tc
     from peak import fma_peak_gflops
+    from timing import interleaved_medians
+
+    import tc
 
     peak = fma_peak_gflops() * args.threads
     rows = []
@@ -59,18 +59,10 @@ def main() -> None:
         module = tc.compile(model)
         module.set_num_threads(args.threads)
         np.testing.assert_allclose(module.run([a])[0], a @ b, rtol=1e-3, atol=1e-3)
-        times = {"tc": [], "numpy": []}
-        runs = {"tc": lambda: module.run([a]), "numpy": lambda: a @ b}
-        for _ in range(3):
-            for fn in runs.values():
-                fn()
-        for _ in range(args.repeat):
-            for name, fn in runs.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
+        med = interleaved_medians({"tc": lambda: module.run([a]), "numpy": lambda: a @ b},
+                                  args.repeat)
         flops = 2 * m * k * n
-        tc_s, np_s = statistics.median(times["tc"]), statistics.median(times["numpy"])
+        tc_s, np_s = med["tc"], med["numpy"]
         row = {"m": m, "k": k, "n": n, "tc_gflops": flops / tc_s / 1e9,
                "numpy_gflops": flops / np_s / 1e9, "peak_gflops": peak}
         rows.append(row)

@@ -6,7 +6,7 @@
 Models: the nine light models of the onnx package (random weights) and the synthetic MLP
 and BERT-like encoders of ``synthetic_models.py``; batch 1, float32.  For each model and
 thread count, tc and onnxruntime take turns on the same
-input after warm-up (in blocks of five runs, see ``interleaved_medians``); the table gives the median latency of each, their ratio (tc / ort:
+input after warm-up (in blocks of five runs, see ``timing.interleaved_medians``); the table gives the median latency of each, their ratio (tc / ort:
 below 1 means tc is faster) and the geometric mean of the ratios per thread count.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
 import time
 
@@ -25,7 +24,14 @@ import onnx
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from synthetic_models import SYNTHETIC_MODELS  # noqa: E402
-from tests.models.light import LIGHT_MODELS, model_path, ort_session, with_random_weights  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
+
+from tests.models.light import (  # noqa: E402
+    LIGHT_MODELS,
+    model_path,
+    ort_session,
+    with_random_weights,
+)
 
 
 def load_model(name: str) -> onnx.ModelProto:
@@ -44,22 +50,6 @@ def random_feeds(model: onnx.ModelProto) -> dict[str, np.ndarray]:
             shape = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
             feeds[inp.name] = rng.uniform(-1, 1, shape).astype(np.float32)
     return feeds
-
-
-def interleaved_medians(fns: dict, repeat: int, block: int = 5) -> dict[str, float]:
-    """Median seconds of each function over ``repeat`` timed runs, the functions taking
-    turns in blocks of ``block`` runs; each block starts with one untimed run, so that
-    one engine's idle-spinning worker threads (onnxruntime's spin for a while after a run)
-    do not steal the cores the other engine's first run needs."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    while min(len(v) for v in times.values()) < repeat:
-        for name, fn in fns.items():
-            fn()
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:

@@ -403,14 +403,8 @@ def _bitcast_infer(types, attrs):
 
 def _bitcast_compute(inputs, attrs):
     (x,) = inputs
-    to = attrs["to"]
-
-    def body(*i):
-        if "bool" in (x.dtype, to):   # a bool's byte is 0 or 1: the value conversion is the bits
-            return E.cast(to, x[i])
-        return E.reinterpret(to, x[i])
-
-    return [te.compute(x.shape, body, "bitcast", tag="elemwise")]
+    return [te.compute(x.shape, lambda *i: E.reinterpret(attrs["to"], x[i]), "bitcast",
+                       tag="elemwise")]
 
 
 define_op("BitCast", _bitcast_infer, lambda xs, a: [xs[0].view(a["to"])], _bitcast_compute,

@@ -101,7 +101,7 @@ def encode(v: E.Expr, dtype: str, saturate: bool = True, round_mode: str = "up")
         return _from_code(_encode_e8m0(u, saturate, round_mode), dtype)
     if dtype == "bfloat16":
         return _from_code(_encode_bfloat16(u), dtype)
-    return _from_code(_encode_float(u, NARROW_FLOATS[dtype], saturate), dtype)
+    return _from_code(_encode_float(u, dtype, saturate), dtype)
 
 
 def _encode_bfloat16(u: E.Expr) -> E.Expr:
@@ -129,13 +129,14 @@ def _encode_e8m0(u: E.Expr, saturate: bool, round_mode: str) -> E.Expr:
     return E.select(E.eq(exp, _u(0xFF)), _u(0xFF), rounded)
 
 
-def _encode_float(u: E.Expr, f: NarrowFloat, saturate: bool) -> E.Expr:
-    """float32 bits -> the code of format ``f``, round half to even.
+def _encode_float(u: E.Expr, dtype: str, saturate: bool) -> E.Expr:
+    """float32 bits -> the code of narrow float ``dtype``, round half to even.
 
     The magnitude is rounded in float32 at the format's quantum for its binade
     (2**(max(e, emin) - mantissa_bits)); division and product by that power of two are
     exact, so ``round`` (half to even) is the only rounding.
     """
+    f = NARROW_FLOATS[dtype]
     m, emin = f.mantissa_bits, 1 - f.bias
     sign = u >> _u(31)
     abs_bits = u & _u(0x7FFFFFFF)
@@ -161,7 +162,7 @@ def _encode_float(u: E.Expr, f: NarrowFloat, saturate: bool) -> E.Expr:
         nan_code = inf_code = 1 << (f.bits - 1)
     else:
         nan_code = inf_code = None
-    largest = float(np.array(f.max_code, storage_dtype(_name_of(f))).view(_name_of(f)).astype(np.float32))
+    largest = largest_finite(dtype)
     clamp = saturate or f.saturates or inf_code is None
     code = E.select(E.gt(r, E.const(largest, F32)), _u(f.max_code if clamp else inf_code), code)
     sign_bit = sign << _u(f.bits - 1)
@@ -176,8 +177,10 @@ def _encode_float(u: E.Expr, f: NarrowFloat, saturate: bool) -> E.Expr:
     return E.select(is_nan, _u(nan_code), code) | sign_bit
 
 
-def _name_of(f: NarrowFloat) -> str:
-    return next(k for k, v in NARROW_FLOATS.items() if v is f)
+def largest_finite(dtype: str) -> float:
+    """The largest finite value of narrow float ``dtype``: its ``max_code`` decoded."""
+    code = np.array(NARROW_FLOATS[dtype].max_code, storage_dtype(dtype))
+    return float(code.view(dtype).astype(np.float32))
 
 
 # --- casts ---------------------------------------------------------------------------
@@ -202,7 +205,7 @@ def cast_array(x: np.ndarray, to: str, saturate: bool = True,
             return _e8m0_array(x.astype(np.float32), saturate, round_mode)
         if to in NARROW_FLOATS and to.startswith("float8") and saturate:
             x = x.astype(np.float32)
-            big = float(np.array(NARROW_FLOATS[to].max_code, np.uint8).view(to).astype(np.float32))
+            big = largest_finite(to)
             x = np.clip(x, -big, big)
         return x.astype(to)
 

@@ -279,11 +279,15 @@ def cast(dtype: str, x) -> Expr:
 
 
 def reinterpret(dtype: str, x: Expr) -> Expr:
-    """``x``'s bits as ``dtype``; both must have the same size in memory."""
+    """``x``'s bits as ``dtype``; both must have the same size in memory.  A bool's byte
+    is 0 or 1, so to or from bool the value conversion is the bits (bool is a 1-bit
+    register value, which no bitcast reaches)."""
     if x.dtype == dtype:
         return x
     if np.dtype(x.dtype).itemsize != np.dtype(dtype).itemsize:
         raise TypeError(f"cannot reinterpret {x.dtype} as {dtype}: sizes differ")
+    if "bool" in (x.dtype, dtype):
+        return cast(dtype, x)
     return Reinterpret(dtype, x)
 
 

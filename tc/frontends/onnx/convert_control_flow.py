@@ -107,14 +107,14 @@ def _if(cv, node, attrs):
 @converter("Loop")
 def _loop(cv, node, attrs):
     body = attrs["body"]
-    trips = cv.optional_const(node, 0, "Loop's trip count M (tc unrolls the loop)")
-    trips = None if trips is None else int(np.asarray(trips).reshape(-1)[0])
-    cond = True
-    if len(node.input) > 1 and node.input[1]:
-        cond = bool(_scalar(cv, node.input[1], "Loop's initial condition (tc unrolls the loop)"))
-    if trips is None and not (len(node.input) > 1 and node.input[1]):
+    given = [i < len(node.input) and bool(node.input[i]) for i in (0, 1)]
+    if not any(given):
         raise FrontendError(f"Loop {node.name!r} has neither a trip count nor a condition: "
                             f"it never ends")
+    trips = int(_scalar(cv, node.input[0], "Loop's trip count M (tc unrolls the loop)")) \
+        if given[0] else None
+    cond = bool(_scalar(cv, node.input[1], "Loop's initial condition (tc unrolls the loop)")) \
+        if given[1] else True
     carried = list(node.input[2:])
     n_scan = len(body.output) - 1 - len(carried)
     scans: list[list[str]] = [[] for _ in range(n_scan)]
