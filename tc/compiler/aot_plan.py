@@ -21,10 +21,13 @@ class TensorRef:
 
 @dataclass(frozen=True)
 class KernelCall:
-    """Call kernel ``func`` (a PrimFunc's name) with one pointer per parameter."""
+    """Call kernel ``func`` (a PrimFunc's name) with one pointer per parameter.
+    ``label`` (what it computes, for people) and ``flops`` only feed the metadata."""
 
     func: str
     args: tuple[TensorRef, ...]
+    label: str = ""
+    flops: int = 0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ ARTIFACT_FORMAT = "tc-artifact"
 ARTIFACT_VERSION = 1
 CONSTANTS_SYMBOL = "tc_model_constants"
 _RESERVED_KEYS = ("format", "version", "inputs", "outputs", "workspace_bytes", "kernels",
-                  "constants_bytes")
+                  "constants_bytes", "steps")
 _C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto "
     "if inline int long register restrict return short signed sizeof static struct switch "
@@ -120,6 +120,7 @@ def artifact_metadata(plan: ExecutionPlan, target_triple: str | None = None) -> 
         "workspace_bytes": plan.workspace_bytes,
         "constants_bytes": len(plan.constants),
         "kernels": list(kernel_arities(plan)),
+        "steps": step_metadata(plan),
     }
     if target_triple is not None:
         meta["triple"] = target_triple
@@ -176,9 +177,20 @@ def _ref_expr(ref: TensorRef) -> str:
 def _step_line(i: int, step: KernelCall | Copy) -> str:
     if isinstance(step, KernelCall):
         args = ", ".join(_ref_expr(a) for a in step.args)
-        return f"    {step.func}({args}); /* step {i}: {step.func} */"
-    return (f"    memcpy({_ref_expr(step.dst)}, {_ref_expr(step.src)}, {step.nbytes}); "
-            f"/* step {i}: copy */")
+        call = f"    {step.func}({args}); /* step {i}: {step.func} */"
+    else:
+        call = (f"    memcpy({_ref_expr(step.dst)}, {_ref_expr(step.src)}, {step.nbytes}); "
+                f"/* step {i}: copy */")
+    return call + f"\n    TC_STEP_DONE({i});"
+
+
+def step_metadata(plan: ExecutionPlan) -> list[dict]:
+    """One entry per plan step, in the order ``tc_model_profile`` times them: the kernel
+    ("copy" for a memcpy), what it computes and its arithmetic work."""
+    return [{"kernel": s.func, "label": s.label or s.func, "flops": s.flops}
+            if isinstance(s, KernelCall) else
+            {"kernel": "copy", "label": f"copy {s.nbytes} bytes", "flops": 0}
+            for s in plan.steps]
 
 
 def _name_table(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
@@ -193,12 +205,12 @@ def _null_checks(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
         return [f"    (void){kind}s;"]
     return [
         f"    if ({kind}s == NULL) {{",
-        f'        tc_set_error("tc_model_run: the {kind}s array is NULL");',
+        f'        tc_set_error("%s: the {kind}s array is NULL", who);',
         "        return 1;",
         "    }",
         f"    for (i = 0; i < {len(specs)}; i++) {{",
         f"        if ({kind}s[i] == NULL) {{",
-        f"            tc_set_error(\"tc_model_run: {kind} %d ('%s') is NULL\", i, "
+        f"            tc_set_error(\"%s: {kind} %d ('%s') is NULL\", who, i, "
         f"{kind}_names[i]);",
         "            return 1;",
         "        }",
@@ -207,8 +219,9 @@ def _null_checks(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
 
 
 def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) -> str:
-    """The C source of the AOT entry: metadata, workspace size and ``tc_model_run``
-    calling ``plan.steps`` in order. Needs tc_runtime.h on the include path and, when the
+    """The C source of the AOT entry: metadata, workspace size, ``tc_model_run``
+    calling ``plan.steps`` in order and ``tc_model_profile`` doing the same while timing
+    each step. Needs tc_runtime.h on the include path and, when the
     plan has constants, a 64-byte aligned ``tc_model_constants`` symbol holding them."""
     validate_plan(plan)
     arities = kernel_arities(plan)
@@ -219,9 +232,11 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
 
     lines = [
         "/* AOT entry of a tc artifact: generated code, do not edit. */",
+        "#define _POSIX_C_SOURCE 199309L /* clock_gettime */",
         "#include <stddef.h>",
         "#include <stdint.h>",
         "#include <string.h>",
+        "#include <time.h>",
         "",
         '#include "tc_runtime.h"',
         "",
@@ -252,7 +267,16 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
         f"    return (size_t){plan.workspace_bytes};",
         "}",
         "",
-        "int tc_model_run(void *const *inputs, void *const *outputs, void *workspace) {",
+        "static double now_seconds(void) {",
+        "    struct timespec ts;",
+        "    clock_gettime(CLOCK_MONOTONIC, &ts);",
+        "    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;",
+        "}",
+        "",
+        "/* Validates the arguments, runs every step; when seconds is not NULL, adds each",
+        "   step's wall time to seconds[step]. */",
+        "static int run_steps(const char *who, void *const *inputs, void *const *outputs,",
+        "                     void *workspace, double *seconds) {",
     ]
     if plan.inputs or plan.outputs:
         lines.append("    int i;")
@@ -260,26 +284,47 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
         lines.append("    char *ws = (char *)workspace;")
     if cst_used:
         lines.append(f"    const unsigned char *cst = {CONSTANTS_SYMBOL};")
-    lines.append("    tc_clear_error();")
+    lines += ["    double t = seconds != NULL ? now_seconds() : 0.0;",
+              "    (void)who;",
+              "    tc_clear_error();"]
     lines += _null_checks("input", plan.inputs)
     lines += _null_checks("output", plan.outputs)
     if plan.workspace_bytes > 0:
         lines += [
             "    if (workspace == NULL) {",
-            f'        tc_set_error("tc_model_run: the workspace is NULL but the model needs '
-            f'{plan.workspace_bytes} bytes");',
+            f'        tc_set_error("%s: the workspace is NULL but the model needs '
+            f'{plan.workspace_bytes} bytes", who);',
             "        return 1;",
             "    }",
             "    if (((uintptr_t)workspace & 63) != 0) {",
-            '        tc_set_error("tc_model_run: the workspace must be 64-byte aligned");',
+            '        tc_set_error("%s: the workspace must be 64-byte aligned", who);',
             "        return 1;",
             "    }",
         ]
     else:
         lines.append("    (void)workspace;")
-    lines.append("")
+    lines += ["",
+              "#define TC_STEP_DONE(k) if (seconds != NULL) { double u = now_seconds(); "
+              "seconds[k] += u - t; t = u; }"]
     lines += [_step_line(i, step) for i, step in enumerate(plan.steps)]
-    lines += ["    return 0;", "}", ""]
+    lines += [
+        "#undef TC_STEP_DONE",
+        "    (void)t;",
+        "    return 0;",
+        "}",
+        "",
+        "int tc_model_run(void *const *inputs, void *const *outputs, void *workspace) {",
+        '    return run_steps("tc_model_run", inputs, outputs, workspace, NULL);',
+        "}",
+        "",
+        f"/* As tc_model_run, adding each step's seconds to step_seconds[0..{len(plan.steps)}) "
+        "(metadata \"steps\" names them). */",
+        "int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,",
+        "                     double *step_seconds) {",
+        '    return run_steps("tc_model_profile", inputs, outputs, workspace, step_seconds);',
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -73,12 +73,37 @@ def group_to_te(group: Group, graph_constants) -> tuple[list, list]:
 
 
 def lower_group(group: Group, graph: Graph, target, name: str):
-    """Schedule (default strategy) and lower one group into a PrimFunc called ``name``."""
+    """Schedule (default strategy) and lower one group into a PrimFunc called ``name``;
+    returns (the PrimFunc, its FLOPs)."""
     from .schedule import default_schedule, lower
+    from .te.traverse import count_flops
 
     placeholders, outputs = group_to_te(group, graph.constants)
     sch = default_schedule(outputs, target)
-    return lower(sch, placeholders + outputs, name)
+    return lower(sch, placeholders + outputs, name), count_flops(outputs)
+
+
+def group_label(group: Group) -> str:
+    """What a kernel computes, for people: its ops, the main node's window (kernel,
+    strides, group) and the shapes in and out, e.g.
+    ``PackedConv+Relu k3x3 s2 1x64x56x56 -> 1x128x28x28``."""
+    main = next((n for n in group.nodes if n.attr("strides") is not None), group.nodes[0])
+    window = ""
+    if main.attr("strides") is not None:
+        kernel = main.attr("kernel_shape")
+        if kernel is None and len(main.inputs) > 1 and len(main.inputs[1].type.shape) >= 4:
+            kernel = main.inputs[1].type.shape[2:4]  # Conv's OIHW, PackedConv's blocks
+        if kernel:
+            window += " k" + "x".join(map(str, kernel))
+        window += " s" + "x".join(map(str, main.attr("strides")))
+        if main.attr("group", 1) != 1:
+            window += f" g{main.attr('group')}"
+
+    def dims(v: Value) -> str:
+        return "x".join(map(str, v.type.shape)) or "scalar"
+    ins = ",".join(dims(v) for v in main.inputs[:1])
+    outs = ",".join(dims(v) for v in group.outputs)
+    return f"{'+'.join(n.op for n in group.nodes)}{window} {ins} -> {outs}"
 
 
 def _func_key(func) -> str:
@@ -113,12 +138,12 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     for i, group in enumerate(groups):
         if i in storage.elided:
             continue
-        func = lower_group(group, graph, target, f"tc_k{i}_{group.name}"[:60])
+        func, flops = lower_group(group, graph, target, f"tc_k{i}_{group.name}"[:60])
         key = _func_key(func)
         if key not in by_key:
             by_key[key] = func.name
             funcs.append(func)
-        calls.append((group, by_key[key]))
+        calls.append((group, by_key[key], flops))
     report.seconds["lower"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -163,14 +188,15 @@ def external_values(graph: Graph) -> set[str]:
             | set(graph.constants))
 
 
-def make_execution_plan(graph: Graph, calls: list[tuple[Group, str]], storage: StorageAssignment,
+def make_execution_plan(graph: Graph, calls: list[tuple[Group, str, int]],
+                        storage: StorageAssignment,
                         target) -> P.ExecutionPlan:
     """Resolve every kernel argument to an input, output, arena slot or constant."""
     input_pos = {v.name: i for i, v in enumerate(graph.inputs)}
     output_pos: dict[str, int] = {}
     for j, v in enumerate(graph.outputs):
         output_pos.setdefault(v.name, j)
-    used_constants = {v.name: graph.constants[v.name] for g, _ in calls for v in g.inputs
+    used_constants = {v.name: graph.constants[v.name] for g, _, _ in calls for v in g.inputs
                       if v.name in graph.constants}
     used_constants.update({v.name: graph.constants[v.name] for v in graph.outputs
                            if v.name in graph.constants})
@@ -185,8 +211,9 @@ def make_execution_plan(graph: Graph, calls: list[tuple[Group, str]], storage: S
             return P.TensorRef(P.OUTPUT, output_pos[v.name])
         return P.TensorRef(P.WORKSPACE, storage.offset(v.name))
 
-    steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs))
-                   for g, name in calls]
+    steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs),
+                                group_label(g), flops)
+                   for g, name, flops in calls]
     # outputs not written by a kernel: graph inputs, constants, or an output listed twice
     for j, v in enumerate(graph.outputs):
         if output_pos[v.name] != j or v.name in input_pos or v.name in const_offsets:

@@ -28,6 +28,8 @@ _CDEF = """
 const char *tc_model_metadata(void);
 size_t tc_model_workspace_bytes(void);
 int tc_model_run(void *const *inputs, void *const *outputs, void *workspace);
+int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,
+                     double *step_seconds);
 const char *tc_last_error(void);
 void tc_set_num_threads(int n);
 int tc_get_num_threads(void);
@@ -214,6 +216,29 @@ class Module:
 
         Raises ValueError naming the input whose count, shape or dtype is wrong (dtypes
         are never converted), RuntimeError if the model reports an error."""
+        return self._call(inputs, None)
+
+    def profile(self, inputs, repeat: int = 20, warmup: int = 3) -> list[dict]:
+        """Run the model ``warmup + repeat`` times, timing each step of its plan; returns
+        one dict per step in plan order: the metadata's ``kernel``, ``label`` (what the
+        kernel computes) and ``flops``, plus ``ms``, the median over the ``repeat`` timed
+        runs.  Inputs are checked as by ``run``."""
+        steps = self._metadata.get("steps")
+        if steps is None or not hasattr(self._lib, "tc_model_profile"):
+            raise ArtifactError(f"{self._path}: built by a tc without step profiling; "
+                                "rebuild it with this tc to profile it")
+        if repeat < 1:
+            raise ValueError(f"profile: repeat must be at least 1, not {repeat}")
+        runs = np.zeros((repeat, len(steps)))
+        for r in range(warmup + repeat):
+            seconds = self._ffi.new("double[]", max(len(steps), 1))
+            self._call(inputs, seconds)
+            if r >= warmup:
+                runs[r - warmup] = [seconds[i] for i in range(len(steps))]
+        medians = np.median(runs, axis=0) if steps else []
+        return [{**step, "ms": float(m) * 1e3} for step, m in zip(steps, medians)]
+
+    def _call(self, inputs, step_seconds):
         ffi = self._ffi
         arrays = self._check_inputs(inputs)
         outputs = [np.empty(s.shape, dtype=s.dtype) for s in self._outputs]
@@ -223,10 +248,14 @@ class Module:
         in_ptrs = ffi.new("void *[]", in_bufs or 1)
         out_ptrs = ffi.new("void *[]", out_bufs or 1)
         with self._lock:
-            status = self._lib.tc_model_run(in_ptrs, out_ptrs, self._workspace_ptr())
+            args = (in_ptrs, out_ptrs, self._workspace_ptr())
+            if step_seconds is None:
+                who, status = "tc_model_run", self._lib.tc_model_run(*args)
+            else:
+                who, status = "tc_model_profile", self._lib.tc_model_profile(*args, step_seconds)
             if status != 0:
                 message = ffi.string(self._lib.tc_last_error()).decode("utf-8", "replace")
-                raise RuntimeError(f"{self._path}: tc_model_run failed: {message}")
+                raise RuntimeError(f"{self._path}: {who} failed: {message}")
         return outputs
 
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ ABI_SYMBOLS = (
     "tc_model_metadata",
     "tc_model_workspace_bytes",
     "tc_model_run",
+    "tc_model_profile",
     "tc_last_error",
     "tc_set_num_threads",
     "tc_get_num_threads",

@@ -37,8 +37,9 @@ def test_entry_source_has_one_line_per_step(sample_artifact):
     src = write_entry_source(plan)
     assert "void k_add(void *, void *, void *);" in src
     assert "void k_relu(void *, void *);" in src
-    body = src[src.index("int tc_model_run"):]
+    body = src[src.index("static int run_steps"):]
     step_lines = [line for line in body.splitlines() if "/* step" in line]
+    assert body.count("TC_STEP_DONE(") == len(plan.steps) + 1  # and the macro's definition
     assert len(step_lines) == len(plan.steps)
     assert step_lines[1].strip().startswith("k_scale(ws + 0, (void *)(cst + 0), ws + 4096);")
     assert "memcpy(outputs[1], inputs[0], 4000);" in step_lines[4]

@@ -1,4 +1,4 @@
-"""Constant matmul operands packed into panels at compile time, for the GEMM micro-kernel.
+"""Constant matmul and conv weights packed at compile time for the register-tiled kernels.
 
     %y = MatMul(%x: float32[M, K], %w: const float32[K, N])
 becomes
@@ -10,6 +10,10 @@ Each K x NR panel is contiguous, so the micro-kernel's k loop streams through me
 instead of striding a whole row of B per step (at N = 1024 a row is 4 KB: every step
 would land in the same L1 set).  NR is ``PANEL_WIDTH``, two AVX2 vectors of float32;
 matrices whose N is not a multiple of it stay as they are.
+
+A float32 2-D Conv with constant weights becomes a PackedConv over output-channel blocks
+(see ``ops/packed_conv.py``), except the 1x1 convs that the plane-vectorized GEMM tile
+of the plain Conv already serves well (``conv_block``).
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import numpy as np
 
 from ..graph.ir import Graph, Node, Value
 from ..ops.linalg import pack_panels
+from ..ops.packed_conv import pack_conv_weights
+from ..schedule.defaults import DEFAULT_LANES, blocked_conv_tile
 from .rewrite import Edit, drop_unread_constants
 
 #: columns per panel: the micro-kernel's NR (two 8-lane float32 vectors)
@@ -29,6 +35,9 @@ def pack_weights(graph: Graph) -> Graph:
     panels; a Gemm's ``beta * C`` becomes an Add after it (fused as its epilogue)."""
     edit = Edit(graph)
     for node in graph.nodes:
+        if node.op == "Conv":
+            _pack_conv(edit, node)
+            continue
         w = _packable_weight(edit, node)
         if w is None:
             edit.keep(node)
@@ -66,3 +75,32 @@ def _packable_weight(edit: Edit, node: Node) -> np.ndarray | None:
             return None
         w = w.T if node.attr("transB", 0) else w
     return w if w.shape[1] % PANEL_WIDTH == 0 else None
+
+
+def _pack_conv(edit: Edit, node: Node) -> None:
+    w = edit.const(node.inputs[1])
+    x, out = node.inputs[0], node.outputs[0]
+    block = None
+    if w is not None and w.dtype == np.float32 and w.ndim == 4 and len(x.type.shape) == 4:
+        block = conv_block(w.shape, int(node.attr("group", 1)), out.type.shape,
+                           node.attr("pads", (0,) * 4), node.attr("strides", (1, 1)))
+    if block is None:
+        edit.keep(node)
+        return
+    packed = edit.constant(pack_conv_weights(w, block), f"{node.inputs[1].name}_blocks")
+    edit.emit(Node("PackedConv", (x, packed) + node.inputs[2:], node.outputs,
+                   dict(node.attr_dict, block=block), node.name))
+
+
+def conv_block(w_shape: tuple, group: int, out_shape: tuple, pads, strides) -> int | None:
+    """The output-channel block for a PackedConv (the vectors of the schedule's register
+    tile times the vector width), or None to keep the Conv: when no good tile exists, and
+    for unpadded, unstrided 1x1 convs on planes of a multiple of 16 (their GEMM tile over
+    the plane needs no layout change)."""
+    oc, icg, kh, kw = w_shape
+    plane = out_shape[2] * out_shape[3]
+    if (kh, kw) == (1, 1) and not any(pads) and tuple(strides) == (1, 1) and group == 1 \
+            and plane % 16 == 0:
+        return None
+    tile = blocked_conv_tile(out_shape[2], out_shape[3], oc // group)
+    return None if tile is None else tile[2] * DEFAULT_LANES

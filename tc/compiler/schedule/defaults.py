@@ -52,7 +52,7 @@ def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
     """A schedule for ``outputs`` following the module rules; ``target`` needs only
     ``vector_width(dtype) -> int`` (None means 8 lanes)."""
     sch = create_schedule(outputs)
-    conv_pads = {id(t) for st in sch.stages if st.op.tag == "conv2d"
+    conv_pads = {id(t) for st in sch.stages if st.op.tag in ("conv2d", "conv2d_blocked")
                  for t in st.op.input_tensors if getattr(t.op, "tag", "") == "pad"}
     for st in sch.stages:
         if st.op.tag in INLINE_TAGS and not st.is_output and not st.is_reduction:
@@ -68,17 +68,25 @@ def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
 
     epilogue_of: dict[int, Stage] = {}
     for st in sch.stages:
-        if st.attach != "inline" and st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
+        if st.attach == "inline":
+            continue
+        if st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
             ep = _epilogue(sch, st, readers.get(id(st.tensor), []), cache)
-            if ep is not None and ep not in epilogue_of.values():
-                epilogue_of[id(st)] = ep
+        elif st.op.tag == "conv2d_blocked":
+            ep = _unblocking_epilogue(st, readers.get(id(st.tensor), []))
+        else:
+            ep = None
+        if ep is not None and ep not in epilogue_of.values():
+            epilogue_of[id(st)] = ep
     is_epilogue = {id(ep) for ep in epilogue_of.values()}
 
     for st in reversed(sch.stages):
         if st.attach == "inline" or id(st) in is_epilogue:
             continue
         lanes = _lanes(target, st.tensor.dtype)
-        if st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
+        if st.op.tag == "conv2d_blocked":
+            _blocked_conv_shape(st, epilogue_of.get(id(st)), lanes)
+        elif st.op.tag in ("conv2d", "matmul") and _is_conv_or_matmul(st):
             tile = _pointwise_conv_tile(st, lanes)
             if tile is not None:
                 _pointwise_conv_shape(st, tile)
@@ -200,6 +208,88 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     if parallel and (not compute or _work(st) >= MIN_PARALLEL_WORK):
         st.parallel(outer)
     return outer
+
+
+#: vector registers of the target (AVX2: 16 ymm); a blocked conv tile holds its
+#: accumulators, one register per weight vector of a tap and one input broadcast
+VECTOR_REGISTERS = 16
+
+
+def blocked_conv_tile(out_h: int, out_w: int, channels_per_group: int,
+                      lanes: int = DEFAULT_LANES) -> tuple[int, int, int] | None:
+    """(rows, columns, vectors) of the blocked-conv register tile: ``rows x columns``
+    output positions times ``vectors`` vectors of output channels, rows and columns
+    dividing the output (no tile needs a guard) and everything fitting the registers.
+    The most accumulators win (at least 6, to hide the FMA latency); then two vectors
+    (half the broadcasts), then fewer rows.  None when no tile reaches 6."""
+    best, best_key = None, None
+    for vectors in (2, 1):
+        if channels_per_group % (vectors * lanes):
+            continue
+        for rows in range(1, min(out_h, 4) + 1):
+            for cols in range(1, out_w + 1):
+                acc = rows * cols * vectors
+                if out_h % rows or out_w % cols or acc + vectors + 1 > VECTOR_REGISTERS:
+                    continue
+                key = (acc, vectors, -rows)
+                if best_key is None or key > best_key:
+                    best, best_key = (rows, cols, vectors), key
+    return best if best is not None and best_key[0] >= 6 else None
+
+
+def _unblocking_epilogue(st: Stage, readers: list[Stage]) -> Stage | None:
+    """The single stage turning a blocked conv back into NCHW (with whatever elementwise
+    epilogue was fused into it), if there is one."""
+    n, nblocks, oh, ow, block = (a.extent for a in st.op.axes)
+    if st.is_output or len(readers) != 1:
+        return None
+    ep = readers[0]
+    if ep.attach != "root" or ep.is_reduction \
+            or tuple(ep.tensor.shape) != (n, nblocks * block, oh, ow):
+        return None
+    return ep
+
+
+def _blocked_conv_shape(st: Stage, epilogue: Stage | None, lanes: int) -> None:
+    """A blocked conv (``ops/packed_conv.py``) as a register tile of ``rows x cols``
+    output positions x ``block`` channels (``blocked_conv_tile``)::
+
+        (n, ob, oy_o, ox_o) fused+parallel
+          ic, ky, kx
+            oy_i, ox_i unrolled, b_m unrolled, b_v vectorized   # acc[y][x][b] += in * w[b]
+
+    computed at the epilogue's loop over the same tile (``n, c_o, y_o, x_o`` fused and
+    parallel, then ``c_i, y_i, x_i``), which turns it back into NCHW from a tile-sized
+    buffer still in L1."""
+    n, ob, oy, ox, b = st.op.axes
+    block = b.extent
+    tile = blocked_conv_tile(oy.extent, ox.extent, block, lanes)
+    rows, cols = (tile[0], tile[1]) if tile is not None else (1, 1)
+    oy_o, oy_i = st.split(oy, rows)
+    ox_o, ox_i = st.split(ox, cols)
+    b_m, b_v = st.split(b, lanes) if block > lanes and block % lanes == 0 else (None, b)
+    order = [n, ob, oy_o, ox_o, *st.op.reduce_axes, oy_i, ox_i, b_m, b_v]
+    st.reorder(*[a for a in order if a is not None])
+    for axis in (oy_i, ox_i, b_m):
+        if axis is not None:
+            st.unroll(axis)
+    st.vectorize(b_v)
+    if epilogue is None:
+        outer = _fuse_all(st, [n, ob, oy_o, ox_o])
+        if _work(st) >= MIN_PARALLEL_WORK:
+            st.parallel(outer)
+        return
+    en, ec, ey, ex = epilogue.op.axes
+    ec_o, ec_i = epilogue.split(ec, block)
+    ey_o, ey_i = epilogue.split(ey, rows)
+    ex_o, ex_i = epilogue.split(ex, cols)
+    epilogue.reorder(en, ec_o, ey_o, ex_o, ec_i, ey_i, ex_i)
+    outer = _fuse_all(epilogue, [en, ec_o, ey_o, ex_o])
+    if cols > 1:
+        epilogue.vectorize(ex_i)
+    st.compute_at(epilogue, outer)
+    if _work(epilogue) >= MIN_PARALLEL_WORK:
+        epilogue.parallel(outer)
 
 
 def _pointwise_conv_tile(st: Stage, lanes: int) -> tuple[int, int, int] | None:

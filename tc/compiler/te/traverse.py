@@ -1,6 +1,7 @@
 """Graph order over a TE program: which tensors feed which."""
 from __future__ import annotations
 
+from . import expr as E
 from .tensor import Tensor
 
 
@@ -38,3 +39,35 @@ def consumers(outputs: list[Tensor]) -> dict[int, list[Tensor]]:
             for inp in t.op.input_tensors:
                 out.setdefault(id(inp), []).append(t)
     return out
+
+
+def count_flops(outputs: list[Tensor]) -> int:
+    """Arithmetic work of the program computing ``outputs``, as profilers report it: a
+    sum reduction of a product counts 2 per reduction point (multiply and add), another
+    reduction 1 per point, and an arithmetic elementwise compute 1 per element (pure data
+    movement counts 0)."""
+    total = 0
+    for t in topo_order(outputs):
+        if t.is_placeholder:
+            continue
+        points = 1
+        for a in t.op.axes:
+            points *= a.extent
+        body = t.op.body
+        if isinstance(body, E.Reduce):
+            for a in body.axes:
+                points *= a.extent
+            mac = body.combiner == "sum" and isinstance(body.source, E.Binary) \
+                and body.source.op == "*"
+            total += points * (2 if mac else 1)
+        elif _arithmetic(body):
+            total += points
+    return total
+
+
+def _arithmetic(body) -> bool:
+    """Whether ``body`` computes on values (a Binary outside every read's indices)."""
+    nodes = list(E.walk(body))
+    in_indices = sum(isinstance(m, E.Binary) for n in nodes if isinstance(n, E.TensorRead)
+                     for i in n.indices for m in E.walk(i))
+    return sum(isinstance(n, E.Binary) for n in nodes) > in_indices

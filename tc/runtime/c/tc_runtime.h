@@ -47,6 +47,10 @@ extern "C" {
 TC_EXPORT const char *tc_model_metadata(void);
 TC_EXPORT size_t tc_model_workspace_bytes(void);
 TC_EXPORT int tc_model_run(void *const *inputs, void *const *outputs, void *workspace);
+/* As tc_model_run, also adding each plan step's wall seconds to step_seconds[step]
+   (the metadata's "steps" names them). Optional: for profiling, not for deployment. */
+TC_EXPORT int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,
+                               double *step_seconds);
 
 /* ---- errors ---- */
 TC_EXPORT const char *tc_last_error(void);

@@ -22,10 +22,11 @@ def test_resnet50_conv_groups_hold_their_epilogues(pipeline):
     assert len(groups) <= 60
     group_of = {id(n): i for i, g in enumerate(groups) for n in g.nodes}
     producers, consumers = graph.producers(), graph.consumers()
-    in_conv_group = {i for i, g in enumerate(groups) if any(n.op == "Conv" for n in g.nodes)}
+    convs = ("Conv", "PackedConv")
+    in_conv_group = {i for i, g in enumerate(groups) if any(n.op in convs for n in g.nodes)}
     for node in graph.nodes:
         users = consumers.get(node.outputs[0].name, [])
-        if node.op in ("Conv", "BatchNormalization"):
+        if node.op in convs + ("BatchNormalization",):
             # its BatchNormalization or Relu; a residual Sum may sit in the other branch's group
             assert len(users) == 1 and users[0].op in ("BatchNormalization", "Relu", "Sum")
             assert users[0].op == "Sum" or group_of[id(users[0])] == group_of[id(node)]
@@ -34,6 +35,6 @@ def test_resnet50_conv_groups_hold_their_epilogues(pipeline):
             assert group_of[id(node)] in in_conv_group
             assert group_of[id(node)] in {group_of[id(producers[v.name])] for v in node.inputs}
             assert [group_of[id(u)] for u in users] == [group_of[id(node)]]
-    assert sum(n.op == "Conv" for n in graph.nodes) == len(in_conv_group) == 53
+    assert sum(n.op in convs for n in graph.nodes) == len(in_conv_group) == 53
     if pipeline == "batchnorm_kept":
         assert any(n.op == "BatchNormalization" for n in graph.nodes)
