@@ -23,8 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tc.compiler.aot_plan import (CONSTANT, INPUT, OUTPUT, WORKSPACE, Copy, ExecutionPlan,
-                                  KernelCall, TensorRef, TensorSpec)
+from tc.compiler.aot_plan import (
+    CONSTANT,
+    INPUT,
+    OUTPUT,
+    WORKSPACE,
+    Copy,
+    ExecutionPlan,
+    KernelCall,
+    TensorRef,
+    TensorSpec,
+)
 
 ARTIFACT_FORMAT = "tc-artifact"
 ARTIFACT_VERSION = 1

@@ -9,18 +9,17 @@ import os
 import time
 from dataclasses import dataclass, field
 
-
 from .. import __version__
 from . import aot_plan as P
 from .graph.ir import Graph, Value
 from .passes.eliminate import eliminate
 from .passes.fold_constants import fold_constants
-from .passes.legalize_narrow_types import legalize_narrow_types
-from .passes.pack_weights import pack_weights
-from .passes.simplify import simplify
 from .passes.fuse import Group, partition
+from .passes.legalize_narrow_types import legalize_narrow_types
 from .passes.manager import PassRecord, run_passes
+from .passes.pack_weights import pack_weights
 from .passes.plan_memory import MemoryPlan
+from .passes.simplify import simplify
 from .passes.storage import StorageAssignment, assign_storage
 
 
@@ -52,8 +51,8 @@ def group_to_te(group: Group, graph_constants) -> tuple[list, list]:
     Placeholders are named ``in0, in1, ...`` so that groups computing the same workload
     produce identical programs (and share one compiled kernel).
     """
-    from .ops.registry import lookup_op
     from . import te
+    from .ops.registry import lookup_op
 
     tensors: dict[str, object] = {}
     placeholders = []

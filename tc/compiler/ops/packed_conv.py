@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph.ir import TensorType
 from .. import te
+from ..graph.ir import TensorType
 from ..te import expr as E
 from .common import define_op
-from .conv import _infer as conv_infer, _reference as conv_reference, conv_attrs
+from .conv import _infer as conv_infer
+from .conv import _reference as conv_reference
+from .conv import conv_attrs
 from .pad import pad_stage
 from .registry import OpPattern
 from .window import output_sizes
