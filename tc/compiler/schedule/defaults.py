@@ -268,14 +268,16 @@ def _blocked_conv_shape(st: Stage, epilogue: Stage | None, lanes: int) -> None:
     oy_o, oy_i = st.split(oy, rows)
     ox_o, ox_i = st.split(ox, cols)
     b_m, b_v = st.split(b, lanes) if block > lanes and block % lanes == 0 else (None, b)
-    order = [n, ob, oy_o, ox_o, *st.op.reduce_axes, oy_i, ox_i, b_m, b_v]
+    weights_outer = _weights_outweigh_input(st)
+    tiles = [n, ob, oy_o, ox_o] if weights_outer else [n, oy_o, ox_o, ob]
+    order = tiles + [*st.op.reduce_axes, oy_i, ox_i, b_m, b_v]
     st.reorder(*[a for a in order if a is not None])
     for axis in (oy_i, ox_i, b_m):
         if axis is not None:
             st.unroll(axis)
     st.vectorize(b_v)
     if epilogue is None:
-        outer = _fuse_all(st, [n, ob, oy_o, ox_o])
+        outer = _fuse_all(st, tiles)
         if _work(st) >= MIN_PARALLEL_WORK:
             st.parallel(outer)
         return
@@ -283,13 +285,27 @@ def _blocked_conv_shape(st: Stage, epilogue: Stage | None, lanes: int) -> None:
     ec_o, ec_i = epilogue.split(ec, block)
     ey_o, ey_i = epilogue.split(ey, rows)
     ex_o, ex_i = epilogue.split(ex, cols)
-    epilogue.reorder(en, ec_o, ey_o, ex_o, ec_i, ey_i, ex_i)
-    outer = _fuse_all(epilogue, [en, ec_o, ey_o, ex_o])
+    ep_tiles = [en, ec_o, ey_o, ex_o] if weights_outer else [en, ey_o, ex_o, ec_o]
+    epilogue.reorder(*ep_tiles, ec_i, ey_i, ex_i)
+    outer = _fuse_all(epilogue, ep_tiles)
     if cols > 1:
         epilogue.vectorize(ex_i)
     st.compute_at(epilogue, outer)
     if _work(epilogue) >= MIN_PARALLEL_WORK:
         epilogue.parallel(outer)
+
+
+def _weights_outweigh_input(st: Stage) -> bool:
+    """Whether a blocked conv's weights take more bytes than its input: then the tiles
+    of output channels go outermost (each weight block streams once while the input is
+    re-read from cache), else the spatial tiles (the input streams once)."""
+    sizes = {}
+    for t in st.op.input_tensors:
+        n = 1
+        for d in t.shape:
+            n *= d
+        sizes[len(t.shape)] = n
+    return sizes.get(5, 0) > sizes.get(4, 0)  # W_blocks is 5-D, the (padded) input 4-D
 
 
 def _pointwise_conv_tile(st: Stage, lanes: int) -> tuple[int, int, int] | None:

@@ -82,11 +82,11 @@ def test_conv_weights_are_packed_into_output_channel_blocks():
                                atol=1e-5)
 
 
-def test_pointwise_conv_on_a_vector_friendly_plane_stays():
+def test_depthwise_conv_stays():
     b = GraphBuilder("g")
-    x = b.input("x", (1, 4, 8, 8), "float32")
-    w = b.constant(np.ones((16, 4, 1, 1), np.float32), "w")
-    y, = b.op("Conv", [x, w], {"strides": (1, 1), "pads": (0,) * 4, "dilations": (1, 1),
-                               "group": 1})
+    x = b.input("x", (1, 16, 8, 8), "float32")
+    w = b.constant(np.ones((16, 1, 3, 3), np.float32), "w")
+    y, = b.op("Conv", [x, w], {"strides": (1, 1), "pads": (1,) * 4, "dilations": (1, 1),
+                               "group": 16})
     before = b.build([y])
     assert pack_weights(before) is before
