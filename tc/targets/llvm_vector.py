@@ -2,7 +2,8 @@
 as the vector ``<base, base+1, ..., base+n-1>``.
 
 Loads and stores whose flat index is affine in the loop variable with stride 1 become
-one vector load/store; other indices are gathered/scattered lane by lane; values that
+one vector load/store; loads of a small constant stride one wider load and a shuffle;
+other indices are gathered/scattered lane by lane; values that
 do not depend on the variable stay scalar and are splatted where they meet vectors.
 A body that cannot be vectorized (nested loops, branches, allocations, a store whose
 index ignores the variable) is emitted as a scalar loop and a remark says why.
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .llvm_func import FunctionEmitter
 
 MAX_LANES_PER_REGISTER_GROUP = 4  # one vector op spans at most this many SIMD registers
+#: loads of a constant stride up to this are one wider contiguous load and a shuffle
+MAX_SHUFFLED_STRIDE = 4
 
 
 def depends_on(node, var: E.Var) -> bool:
@@ -140,6 +143,15 @@ def vector_load(fe: FunctionEmitter, e: L.Load) -> ir.Value:
         with fe.scalar_mode(var, base):
             ptr = fe.element_ptr(e.buffer, fe.index_value(e.index))
         v = fe.b.load(ptr, typ=ir.VectorType(mem, n), align=align)
+        return ops.from_memory(fe.b, e.buffer.dtype, v)
+    if s is not None and 1 < s <= MAX_SHUFFLED_STRIDE:
+        # one contiguous load spanning the lanes, every s-th element picked out (a
+        # stride-2 conv or pool input): no element past the last lane's is read
+        with fe.scalar_mode(var, base):
+            ptr = fe.element_ptr(e.buffer, fe.index_value(e.index))
+        span = fe.b.load(ptr, typ=ir.VectorType(mem, (n - 1) * s + 1), align=align)
+        picks = ir.Constant(ir.VectorType(ops.I32, n), [lane * s for lane in range(n)])
+        v = fe.b.shuffle_vector(span, ir.Constant(span.type, ir.Undefined), picks)
         return ops.from_memory(fe.b, e.buffer.dtype, v)
     index = fe.index_value(e.index)
     out = ir.Constant(ir.VectorType(mem, n), ir.Undefined)

@@ -100,21 +100,29 @@ def test_small_conv2d_as_loops():
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_gather_and_scatter_with_non_unit_stride():
+def test_strided_loads_are_shuffled_and_strided_stores_scattered():
+    """Stride 3 reads one wide load of (16 - 1) * 3 + 1 elements and a shuffle (nothing
+    past the last lane's element: A holds exactly that many); stride 5 is gathered."""
     n = 16
-    A, B, T = Buffer("A", (3 * n,), "float32"), Buffer("B", (n,), "float32"), \
+    A, B, T = Buffer("A", ((n - 1) * 3 + 1,), "float32"), Buffer("B", (n,), "float32"), \
         Buffer("T", (2 * n,), "float32")
-    j, k = Var("j"), Var("k")
-    f = PrimFunc("strided", (A, B, T), Seq([
+    G, H = Buffer("G", (5 * n,), "float32"), Buffer("H", (n,), "float32")
+    j, k, m = Var("j"), Var("k"), Var("m")
+    f = PrimFunc("strided", (A, B, T, G, H), Seq([
         For(j, 0, n, "vectorized", Store(B, j, Load(A, j * 3) * const(2.0))),
         For(k, 0, n, "vectorized", Store(T, k * 2 + 1, Load(A, k))),
+        For(m, 0, n, "vectorized", Store(H, m, Load(G, m * 5))),
     ]))
-    a, b, t = rand(3 * n), np.zeros(n, "float32"), np.zeros(2 * n, "float32")
-    art = jit_run(f, [a, b, t])
+    a, b, t = rand((n - 1) * 3 + 1), np.zeros(n, "float32"), np.zeros(2 * n, "float32")
+    g, h = rand(5 * n), np.zeros(n, "float32")
+    art = jit_run(f, [a, b, t, g, h])
     np.testing.assert_array_equal(b, a[::3] * 2)
     np.testing.assert_array_equal(t[1::2], a[:n])
     np.testing.assert_array_equal(t[0::2], 0)
-    assert "insertelement <16 x float>" in art.unoptimized_ir
+    np.testing.assert_array_equal(h, g[::5])
+    assert "load <46 x float>" in art.unoptimized_ir
+    assert "shufflevector <46 x float>" in art.unoptimized_ir
+    assert "insertelement <16 x float>" in art.unoptimized_ir  # the stride-5 gather
     assert "fmul contract <16 x float>" in art.unoptimized_ir
 
 

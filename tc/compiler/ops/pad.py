@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..graph.ir import TensorType
 from .. import te
+from ..graph.ir import TensorType
 from ..te import expr as E
 from .common import clamp_index, define_op, in_range
 from .registry import OpPattern
@@ -48,7 +48,11 @@ def pad_stage(x, begin: Sequence[int], end: Sequence[int], value=0, name: str = 
                   for d, v in enumerate(i) if begin[d] or end[d]]
         return E.select(E.logical_and(*inside), read, E.const(value, x.dtype))
 
-    return te.compute(shape, body, name, tag="pad")
+    # constant padding tells a materializing lowering where the source lies (see
+    # schedule/lower.py: emit_constant_pad)
+    attrs = {"pad_begin": tuple(begin), "pad_end": tuple(end), "pad_value": value} \
+        if mode == "constant" else {}
+    return te.compute(shape, body, name, tag="pad", attrs=attrs)
 
 
 def _check(rank: int, attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...]]:

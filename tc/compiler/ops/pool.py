@@ -14,9 +14,12 @@ MaxPool / AveragePool / LpPool canonical attributes (the frontend fills every on
   spatial flattening of those indices).
 Global pools: no attributes (GlobalLpPool: ``p``).
 
-TE stages: optional "pad" (-inf / lowest for max, 0 otherwise), then "pool" (a max or
-sum reduction over the kernel offsets; axes (n, c, oy, ox) and reduce (ky, kx) in 2-D),
-then an "elemwise" stage for averages (division) and Lp norms (the 1/p power). Indices:
+TE stages: optional "pad" (-inf / lowest for max, 0 otherwise; the default schedule
+materializes a padding stage read by "pool", so that its taps are vector loads rather
+than selects over clamped, per-lane gathered reads), then "pool" (a max or sum
+reduction over the kernel offsets; axes (n, c, oy, ox) and reduce (ky, kx) in 2-D),
+then an "elemwise" stage for averages (division by a count computed from the output
+position) and Lp norms (the 1/p power). Indices:
 a "pool_indices" min-reduction over the window of the flat index of taps equal to the max.
 Global pools: "pool" over every spatial dim, then the elemwise stage.
 """
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph.ir import TensorType
 from .. import te
+from ..graph.ir import TensorType
 from ..te import expr as E
 from ..te.tensor import _lowest
 from .common import define_op, in_range
@@ -228,20 +231,22 @@ def _indices(x, padded, pooled, begin, tap, ks, shape, storage_order):
 
 
 def _count_expr(size, k, stride, dilation, pad_begin, pad_end, include_pad):
-    """A function of the output index giving how many of its window's taps are counted."""
+    """A function of the output index giving how many of its window's taps are counted.
+
+    Computed in int32: the vector min/max/multiply and the conversion to float are
+    single AVX2 instructions in int32, emulated lane by lane in int64."""
     lo, hi = (-pad_begin, size + pad_end) if include_pad else (0, size)
 
+    def c(v):
+        return E.const(v, "int32")
+
     def count(o):
-        start = o * stride - E.const(pad_begin)
+        start = E.cast("int32", o) * c(stride) - c(pad_begin)
         # taps t in [0, k) with lo <= start + t*dilation < hi
-        t_min = E.maximum(E.const(0), _ceil_div(E.const(lo) - start, dilation))
-        t_max = E.minimum(E.const(k - 1), (E.const(hi - 1) - start) // E.const(dilation))
-        return E.maximum(t_max - t_min + E.const(1), E.const(0))
+        t_min = E.maximum(c(0), c(0) - ((start - c(lo)) // c(dilation)))
+        t_max = E.minimum(c(k - 1), (c(hi - 1) - start) // c(dilation))
+        return E.maximum(t_max - t_min + c(1), c(0))
     return count
-
-
-def _ceil_div(a: E.Expr, d: int) -> E.Expr:
-    return E.const(0) - ((E.const(0) - a) // E.const(d))
 
 
 def _global_infer(types, attrs):

@@ -82,20 +82,33 @@ def _packable_weight(edit: Edit, node: Node) -> np.ndarray | None:
 def _pack_conv(edit: Edit, node: Node) -> None:
     w = edit.const(node.inputs[1])
     x, out = node.inputs[0], node.outputs[0]
+    group = int(node.attr("group", 1))
     block = None
     if w is not None and w.dtype == np.float32 and w.ndim == 4 and len(x.type.shape) == 4:
-        block = conv_block(w.shape, int(node.attr("group", 1)), out.type.shape)
+        block = conv_block(w.shape, group, out.type.shape)
     if block is None:
         edit.keep(node)
         return
-    packed = edit.constant(pack_conv_weights(w, block), f"{node.inputs[1].name}_blocks")
+    packed = edit.constant(pack_conv_weights(w, block, group), f"{node.inputs[1].name}_blocks")
     edit.emit(Node("PackedConv", (x, packed) + node.inputs[2:], node.outputs,
-                   dict(node.attr_dict, block=block), node.name))
+                   dict(node.attr_dict, block=block, out_channels=w.shape[0]), node.name))
+
+
+#: the most zero channels blocks may add to a group, as a share of its channels
+MAX_BLOCK_PADDING = 0.25
 
 
 def conv_block(w_shape: tuple, group: int, out_shape: tuple) -> int | None:
     """The output-channel block for a PackedConv (the vectors of the schedule's register
-    tile times the vector width), or None to keep the Conv when no good tile exists
-    (e.g. depthwise convs: one channel per group)."""
-    tile = blocked_conv_tile(out_shape[2], out_shape[3], w_shape[0] // group)
-    return None if tile is None else tile[2] * DEFAULT_LANES
+    tile times their width), or None to keep the Conv when no good tile exists.  Groups
+    of a multiple of 4 but not 8 channels take half-width vectors (shufflenet: 68);
+    other groups are zero-padded up to whole blocks of 4 or 8 when that adds at most
+    MAX_BLOCK_PADDING (34 channels: 9 blocks of 4; not depthwise convs: 1 channel)."""
+    ocg = w_shape[0] // group
+    for lanes in (DEFAULT_LANES, DEFAULT_LANES // 2):
+        padded = -(-ocg // lanes) * lanes
+        if padded - ocg <= MAX_BLOCK_PADDING * ocg:
+            tile = blocked_conv_tile(out_shape[2], out_shape[3], padded, lanes)
+            if tile is not None:
+                return tile[2] * lanes
+    return None

@@ -3,23 +3,28 @@
 Rules, applied per stage:
 
 1. Injective intermediates (tags "elemwise", "broadcast", "injective", "pad") are inlined
-   into their readers, except the padding stage of a conv2d: inlined, every tap would be
-   a select over a clamped (so per-lane gathered) read; materialized once, the conv's
-   inner loop reads it with contiguous vector loads (3.3x faster on resnet50).  Casts to a
-   narrow type (tag "narrow_encode") are not inlined either: each reads its input many
-   times, so chained they would grow exponentially.
-2. "conv2d" (NCHW; axes n, oc, oy, ox; reduce ic, ky, kx): ``oc`` is blocked by 4 and
-   ``ox`` split by the vector width; order ``(n, oc_o, oy) fused+parallel, ox_o, ic, ky,
+   into their readers, except the padding stage of a conv or pool: inlined, every tap
+   would be a select over a clamped (so per-lane gathered) read; materialized once (as a
+   fill and an interior copy, see ``lower.emit_constant_pad``), the inner loop reads it
+   with contiguous vector loads.  Casts to a narrow type (tag "narrow_encode") are not
+   inlined either: each reads its input many times, so chained they would grow
+   exponentially.
+2. "conv2d_blocked" (``ops/packed_conv.py``: axes n, ob, oy, ox, b): a register tile of
+   rows x columns output positions x the block of channels, vectorized over channels,
+   computed at its NCHW epilogue's tile (``_blocked_conv_shape``).
+3. "conv2d" (NCHW; axes n, oc, oy, ox; reduce ic, ky, kx), the convs PackedConv does not
+   take (depthwise, non-constant weights): ``oc`` blocked by 4 and ``ox`` split by the
+   vector width; order ``(n, oc_o, oy) fused+parallel, ox_o, ic, ky,
    kx, oc_i unrolled, ox_i vectorized`` (each input vector feeds 4 output channels).
-3. "matmul" (axes ..., i, j; reduce k): when the columns are a multiple of two vectors
+4. "matmul" (axes ..., i, j; reduce k): when the columns are a multiple of two vectors
    and the rows of one of ``MR_CHOICES``, a register-tiled micro-kernel (MR rows x two
    vectors of accumulators kept in registers across k; see ``_register_tiled``), reading
    B from K x 16 panels when ``pack_weights`` packed it; otherwise ``(..., i, j_o)
    fused+parallel, k, j_i vectorized``.
-4. A conv2d/matmul whose only reader is an elementwise epilogue (bias, activation,
+5. A conv2d/matmul whose only reader is an elementwise epilogue (bias, activation,
    residual) indexing it at the same point is computed at the epilogue's parallel loop,
    so its result lives in a small per-task buffer instead of a whole tensor.
-5. Everything else (pool, reduce, softmax parts, outputs of injective groups): the
+6. Everything else (pool, reduce, softmax parts, outputs of injective groups): the
    innermost spatial axis is split by the vector width (inner part vectorized), the
    outer spatial axes are fused and run in parallel when the stage has enough work, and
    reduce loops go between the two.
@@ -52,7 +57,7 @@ def default_schedule(outputs: list[Tensor], target=None) -> Schedule:
     """A schedule for ``outputs`` following the module rules; ``target`` needs only
     ``vector_width(dtype) -> int`` (None means 8 lanes)."""
     sch = create_schedule(outputs)
-    conv_pads = {id(t) for st in sch.stages if st.op.tag in ("conv2d", "conv2d_blocked")
+    conv_pads = {id(t) for st in sch.stages if st.op.tag in ("conv2d", "conv2d_blocked", "pool")
                  for t in st.op.input_tensors if getattr(t.op, "tag", "") == "pad"}
     for st in sch.stages:
         if st.op.tag in INLINE_TAGS and not st.is_output and not st.is_reduction:
@@ -197,8 +202,7 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
     ox_o, ox_i = _split_vector(st, ox, lanes)
     order = [n, oc_o, oy_o, ox_o] + reduce + [oc_i, oy_i, ox_i]
     st.reorder(*[a for a in order if a is not None])
-    # an epilogue task covers rows of vectors, so the whole of ox_o is fused in
-    outer = _fuse_all(st, [n, oc_o, oy_o] + ([] if compute else [ox_o]))
+    outer = _fuse_all(st, [n, oc_o, oy_o])
     if oc_i is not None and compute:
         st.unroll(oc_i)
     if oy_i is not None and compute:
@@ -207,7 +211,9 @@ def _conv_shape(st: Stage, lanes: int, compute: bool, parallel: bool = True):
         st.vectorize(ox_i)
     if parallel and (not compute or _work(st) >= MIN_PARALLEL_WORK):
         st.parallel(outer)
-    return outer
+    # an epilogue task covers a band of rows; the conv is computed per tile within it
+    # (a task per tile is too little work: a depthwise 3x3 tile is 72 FMAs)
+    return outer if compute or ox_o is None else ox_o
 
 
 #: vector registers of the target (AVX2: 16 ymm); a blocked conv tile holds its
@@ -241,11 +247,13 @@ def _unblocking_epilogue(st: Stage, readers: list[Stage]) -> Stage | None:
     """The single stage turning a blocked conv back into NCHW (with whatever elementwise
     epilogue was fused into it), if there is one."""
     n, nblocks, oh, ow, block = (a.extent for a in st.op.axes)
+    group_channels = dict(st.op.attrs)["group_channels"]
+    groups = nblocks // -(-group_channels // block)
     if st.is_output or len(readers) != 1:
         return None
     ep = readers[0]
     if ep.attach != "root" or ep.is_reduction \
-            or tuple(ep.tensor.shape) != (n, nblocks * block, oh, ow):
+            or tuple(ep.tensor.shape) != (n, groups * group_channels, oh, ow):
         return None
     return ep
 
@@ -263,6 +271,7 @@ def _blocked_conv_shape(st: Stage, epilogue: Stage | None, lanes: int) -> None:
     buffer still in L1."""
     n, ob, oy, ox, b = st.op.axes
     block = b.extent
+    lanes = min(lanes, block)  # half-width vectors for blocks of 4
     tile = blocked_conv_tile(oy.extent, ox.extent, block, lanes)
     rows, cols = (tile[0], tile[1]) if tile is not None else (1, 1)
     oy_o, oy_i = st.split(oy, rows)
@@ -282,7 +291,10 @@ def _blocked_conv_shape(st: Stage, epilogue: Stage | None, lanes: int) -> None:
             st.parallel(outer)
         return
     en, ec, ey, ex = epilogue.op.axes
-    ec_o, ec_i = epilogue.split(ec, block)
+    group_channels = dict(st.op.attrs)["group_channels"]
+    # a tile of channels is a block, or a whole group when blocks are zero-padded
+    # (a block-sized tile would then straddle two blocks)
+    ec_o, ec_i = epilogue.split(ec, block if group_channels % block == 0 else group_channels)
     ey_o, ey_i = epilogue.split(ey, rows)
     ex_o, ex_i = epilogue.split(ex, cols)
     ep_tiles = [en, ec_o, ey_o, ex_o] if weights_outer else [en, ey_o, ex_o, ec_o]

@@ -144,6 +144,8 @@ class _Lowering:
     def emit_stage(self, st: Stage, region) -> L.Stmt:
         """The loop nest of ``st``; ``region`` is None (whole tensor) or per spatial axis
         ``(start, extent, hi)`` with ``hi`` an inclusive bound to guard, or None."""
+        if region is None and "pad_begin" in dict(st.op.attrs):
+            return self.emit_constant_pad(st)
         op = st.op
         spatial = list(op.axes)
         extents: dict[int, int] = {}
@@ -178,19 +180,29 @@ class _Lowering:
 
         guards: list[_Guard] = []
         leaf_ids = {id(v) for v in loop_var.values()}
+
+        def guard(cond: E.Expr, spatial: bool) -> None:
+            cond = simplify_expr(cond, self.ranges)
+            if isinstance(cond, E.Const) and cond.value:
+                return
+            vs = frozenset(id(n) for n in E.walk(cond) if isinstance(n, E.Var) and id(n) in leaf_ids)
+            guards.append(_Guard(cond, vs, spatial))
+
         root_value: dict = {}
         for ax in st.root_axes:
             local = simplify_expr(value[id(ax)], self.ranges)
             root_value[ax.var] = simplify_expr(starts[id(ax)] + local, self.ranges)
-            conds = [E.lt(local, extents[id(ax)])]
+            guard(E.lt(local, extents[id(ax)]), ax.kind == "spatial")
             if his[id(ax)] is not None:
-                conds.append(E.le(root_value[ax.var], his[id(ax)]))
-            for c in conds:
-                c = simplify_expr(c, self.ranges)
-                if isinstance(c, E.Const) and c.value:
-                    continue
-                vs = frozenset(id(n) for n in E.walk(c) if isinstance(n, E.Var) and id(n) in leaf_ids)
-                guards.append(_Guard(c, vs, ax.kind == "spatial"))
+                guard(E.le(root_value[ax.var], his[id(ax)]), ax.kind == "spatial")
+        # a split of a split's part that does not divide it overshoots that part, which
+        # the root guard misses when the overshoot stays inside the root's range
+        root_ids = {id(ax) for ax in st.root_axes}
+        for rel in st.relations:
+            if isinstance(rel, Split) and id(rel.parent) not in root_ids \
+                    and extents[id(rel.parent)] % rel.factor:
+                guard(E.lt(value[id(rel.parent)], extents[id(rel.parent)]),
+                      rel.parent.kind == "spatial")
 
         storage = self.storage[id(st.tensor)]
         out_index = [root_value[a.var] for a in spatial]
@@ -220,6 +232,56 @@ class _Lowering:
         update_nest = self.nest(rest, rest_kinds, update, rest_guards, attached, loop_var)
         return self.nest(outer, kinds[:first_reduce], L.Seq((init_nest, update_nest)),
                          outer_guards, attached, loop_var)
+
+    def emit_constant_pad(self, st: Stage) -> L.Stmt:
+        """A materialized constant-padding stage as two dense nests instead of its
+        schedule: fill the whole buffer, then copy the source into the interior.  Its
+        body evaluated per element is a select over clamped reads, i.e. per-lane
+        gathers; over the interior the simplifier drops the select and the clamps, so
+        both nests are contiguous vector stores (depthwise 3x3, 136 ch @28: 0.42 ->
+        0.1 ms).  Runs in parallel when the stage's schedule asked for it."""
+        attrs = dict(st.op.attrs)
+        begin, end = attrs["pad_begin"], attrs["pad_end"]
+        shape = tuple(st.tensor.shape)
+        parallel = L.PARALLEL in st.annotations.values()
+        storage = self.storage[id(st.tensor)]
+        fill = E.const(attrs["pad_value"], st.tensor.dtype)
+        body = self.inlined_body(st)
+
+        def dense(extents, value_of):
+            """for outer (fused) in ...: for last in ... (vectorized): store value_of(idx)"""
+            outer_n = math.prod(extents[:-1])
+            f = E.Var(self._fresh_loop_name(f"{st.name}_rows"), "int64")
+            x = E.Var(self._fresh_loop_name(f"{st.name}_x"), "int64")
+            self.ranges[f], self.ranges[x] = (0, outer_n - 1), (0, extents[-1] - 1)
+            idx, stride = [], outer_n
+            for ext in extents[:-1]:
+                stride //= ext
+                idx.append((f // stride) % ext if stride > 1 else f % ext)
+            idx.append(x)
+            dst, value = value_of(idx)
+            store = L.Store(storage.buffer, self.flat_index(storage, dst),
+                            simplify_expr(self.lower_expr(value), self.ranges))
+            inner = L.For(x, E.const(0), E.const(extents[-1]), L.VECTORIZED, store)
+            kind = L.PARALLEL if parallel and outer_n > 1 else L.SERIAL
+            return L.For(f, E.const(0), E.const(outer_n), kind, inner)
+
+        src_shape = tuple(n - b - e for n, b, e in zip(shape, begin, end))
+        padded_of = {}
+
+        def interior(idx):
+            at = [i + b for i, b in zip(idx, begin)]
+            padded_of.update({ax.var: a for ax, a in zip(st.op.axes, at)})
+            return at, E.substitute(body, padded_of)
+
+        return L.Seq((dense(shape, lambda idx: (idx, fill)), dense(src_shape, interior)))
+
+    def _fresh_loop_name(self, base: str) -> str:
+        name, n = base, 1
+        while name in self._used_names:
+            name, n = f"{base}{n}", n + 1
+        self._used_names.add(name)
+        return name
 
     def loop_var(self, st: Stage, axis: IterVar) -> E.Var:
         """A fresh loop variable for ``axis``, named uniquely within the function."""

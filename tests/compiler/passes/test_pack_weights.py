@@ -73,7 +73,7 @@ def test_conv_weights_are_packed_into_output_channel_blocks():
     blocks = Value("w_blocks", TensorType((32 // block, 4, 3, 3, block), "float32"))
     expected = Graph(before.inputs, before.outputs,
                      [Node("PackedConv", (x, blocks, before.nodes[0].inputs[2]), (y,),
-                           dict(attrs, block=block))],
+                           dict(attrs, block=block, out_channels=32))],
                      {"w_blocks": pack_conv_weights(w, block), "b": bias}, "g")
     assert after.structurally_equal(expected), str(after)
     np.testing.assert_array_equal(after.constants["w_blocks"][1, 2, 0, 1, 3], w[block + 3, 2, 0, 1])

@@ -20,6 +20,10 @@ CASES = [  # (batch, in ch, out ch, size, kernel, stride, pad, dilation, group)
     (1, 32, 32, 10, 3, 1, 1, 1, 2),    # grouped, 16 channels per group
     (1, 3, 16, 23, 7, 2, 3, 1, 1),     # a stem: 7x7/2 on 3 channels
     (1, 8, 16, 6, 5, 1, 0, 1, 1),      # no padding, output 2x2 (a tiny tile)
+    (1, 8, 48, 7, 1, 1, 0, 1, 4),      # 12 channels per group: blocks of 4, half vectors
+    (1, 12, 204, 14, 1, 1, 0, 1, 3),   # shufflenet's 68 channels per group
+    (1, 8, 136, 14, 1, 1, 0, 1, 4),    # 34 channels per group: 9 blocks of 4, zero-padded
+    (1, 6, 30, 7, 3, 1, 1, 1, 2),      # 15 channels per group: 2 blocks of 8, zero-padded
 ]
 
 

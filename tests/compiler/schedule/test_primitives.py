@@ -1,9 +1,14 @@
 import pytest
 
-from tests.compiler.schedule.sched_programs import check, conv2d, elemwise, matmul, row_sum
-
 from tc.compiler.loops import ir as L
 from tc.compiler.schedule import ScheduleError, apply_steps, create_schedule, lower
+from tests.compiler.schedule.sched_programs import (
+    check,
+    conv2d,
+    elemwise,
+    matmul,
+    row_sum,
+)
 
 
 # each transform takes (schedule, output tensor) and schedules it in place
@@ -121,6 +126,18 @@ def test_nondivisible_split_has_guard_and_vector_tail():
     # the vectorized loop itself carries no guard: the tail is a separate serial loop
     vec = [n for n in _stmts(func.body) if isinstance(n, L.For) and n.kind == L.VECTORIZED]
     assert vec and all(not isinstance(v.body, L.IfThenElse) for v in vec)
+
+
+def test_split_of_a_split_part_is_guarded_on_that_part():
+    """A row sum over 12 split by 6, the inner 6 split by 4: the inner part overshoots
+    to 7, which the root guard (< 12) does not catch in the first outer tile; unguarded,
+    columns 6 and 7 would be summed twice."""
+    inputs, out, ref = row_sum(shape=(3, 12))
+    sch = create_schedule([out])
+    st = sch[out]
+    _, part = st.split(st.leaf_axes[1], 6)
+    st.split(part, 4)
+    check(sch, inputs, out, ref)
 
 
 def test_divisible_split_has_no_guard():
