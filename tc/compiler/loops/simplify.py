@@ -4,9 +4,11 @@
 ``x * 0``), puts integer sums in a canonical linear form (which merges nested constant
 additions and ``(a * c1) * c2`` and cancels terms), recombines ``(x // c) * c + x % c``
 into ``x`` (what split and fuse produce), and uses loop ranges to drop floor divisions,
-modulos and guards whose outcome the ranges decide.  On statements it also removes loops
-of extent 1 (substituting the variable), flattens sequences and resolves constant
-conditions.
+modulos and guards whose outcome the ranges decide.  Divisions and modulos by a multiple
+of a stride split there too: ``(x*k + y) // (k*m)`` is ``x // m`` and ``(x*k + y) %
+(k*m)`` is ``(x % m)*k + y`` when the ranges prove ``0 <= y < k`` (a reshape's flat index
+re-split at a coarser dim).  On statements it also removes loops of extent 1
+(substituting the variable), flattens sequences and resolves constant conditions.
 """
 from __future__ import annotations
 
@@ -183,7 +185,9 @@ def _linear(e: E.Expr) -> tuple[dict, int]:
 
 
 def _recombine(terms: dict) -> dict:
-    """Fold ``(x // c) * (k*c) + (x % c) * k`` into ``x * k`` until nothing changes."""
+    """Fold ``(x // c) * (k*c) + (x % c) * k`` into ``x * k`` until nothing changes; the
+    quotient may be written ``x // c`` or simplified (``(y // d) // c`` is ``y // (d*c)``,
+    what fusing three or more axes leaves)."""
     changed = True
     while changed:
         changed = False
@@ -191,8 +195,11 @@ def _recombine(terms: dict) -> dict:
             if not (isinstance(t, E.Binary) and t.op == "%" and _is_const(t.b) and k != 0):
                 continue
             c = t.b.value
-            q = E.Binary("//", t.a, t.b)
-            if terms.get(q) == k * c:
+            forms = [E.Binary("//", t.a, t.b)]
+            if c > 0:
+                forms.append(_rewrite_divmod("//", t.a, c, t.dtype, {}))
+            q = next((q for q in forms if terms.get(q) == k * c), None)
+            if q is not None:
                 del terms[t], terms[q]
                 sub, const = _linear(t.a)
                 for s, v in sub.items():
@@ -213,8 +220,7 @@ def _from_linear(terms: dict, const: int, dt: str) -> E.Expr:
         if c == 0:
             continue
         if out is None:
-            out = t if c == 1 else E.Binary("*", t, E.Const(c, dt)) if c > 0 \
-                else E.Binary("*", t, E.Const(c, dt))
+            out = t if c == 1 else E.Binary("*", t, E.Const(c, dt))
             continue
         mag = t if abs(c) == 1 else E.Binary("*", t, E.Const(abs(c), dt))
         out = E.Binary("+" if c > 0 else "-", out, mag)
@@ -236,18 +242,49 @@ def _rewrite_divmod(op: str, a: E.Expr, c: int, dt: str, ranges) -> E.Expr:
             and a.b.value > 0 and a.b.value % c == 0:
         return _rewrite_divmod("%", a.a, c, dt, ranges)
     terms, const = _linear(a)
-    quot = {t: k // c for t, k in terms.items() if k % c == 0}
-    rest = {t: k for t, k in terms.items() if k % c != 0}
-    q_const, r_const = divmod(const, c)
+    for k in _divisor_candidates(terms, c):
+        split = _split_multiple(terms, const, k, dt, ranges)
+        if split is None:
+            continue
+        (quot, q_const), rest = split
+        if k == c:
+            return rest if op == "%" else _from_linear(quot, q_const, dt)
+        # a = x*k + y with 0 <= y < k and c = k*m: a // c = x // m, a % c = (x % m)*k + y
+        x = _from_linear(quot, q_const, dt)
+        if op == "//":
+            return _rewrite_divmod("//", x, c // k, dt, ranges)
+        x_mod, x_const = _linear(_rewrite_divmod("%", x, c // k, dt, ranges))
+        y_terms, y_const = _linear(rest)
+        out = {t: v * k for t, v in x_mod.items()}
+        for t, v in y_terms.items():
+            out[t] = out.get(t, 0) + v
+        return _from_linear(out, x_const * k + y_const, dt)
+    if op == "%":
+        quot = {t: v for t, v in terms.items() if v % c == 0}
+        if quot or const // c:
+            rest = {t: v for t, v in terms.items() if v % c != 0}
+            return E.Binary("%", _from_linear(rest, const % c, dt), E.Const(c, dt))
+    return E.Binary(op, a, E.Const(c, dt))
+
+
+def _divisor_candidates(terms: dict, c: int) -> list[int]:
+    """The divisors ``k > 1`` of ``c`` worth trying to split ``a = x*k + y`` at, largest
+    first: ``c`` itself and each term's ``gcd(coefficient, c)``."""
+    return sorted({c} | {math.gcd(v, c) for v in terms.values()} - {1}, reverse=True)
+
+
+def _split_multiple(terms: dict, const: int, k: int, dt: str, ranges):
+    """Split the linear form ``terms + const`` into ``x*k + y`` with ``0 <= y < k`` proved
+    by ``ranges``: ((x's terms, x's constant), y as an Expr), or None when the rest's
+    bounds do not fit."""
+    quot = {t: v // k for t, v in terms.items() if v % k == 0}
+    rest = {t: v for t, v in terms.items() if v % k != 0}
+    q_const, r_const = divmod(const, k)
     r = _from_linear(rest, r_const, dt)
     lo, hi = const_bound(r, ranges)
-    if 0 <= lo and hi < c:
-        if op == "%":
-            return r
-        return _from_linear(quot, q_const, dt)
-    if op == "%" and (quot or q_const):
-        return E.Binary("%", r, E.Const(c, dt))
-    return E.Binary(op, a, E.Const(c, dt))
+    if 0 <= lo and hi < k:
+        return (quot, q_const), r
+    return None
 
 
 def _rewrite_compare(n: E.Compare, ranges) -> E.Expr:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph.ir import TensorType
 from .. import te
+from ..graph.ir import TensorType
 from ..te import expr as E
 from .common import clamp_index, define_op, normalize_axis, same_dtype
 from .registry import OpPattern
@@ -38,11 +38,14 @@ def _injective(name: str, infer, reference, index_map, doc: str):
 
 
 def _unravel(flat: E.Expr, shape) -> tuple:
-    """Row-major indices of ``flat`` in ``shape``."""
+    """Row-major indices of ``flat`` (in range for ``shape``) in ``shape``."""
     out, stride = [], 1
-    for dim in reversed(shape):
-        out.append(E.const(0) if dim == 1 else (flat // E.const(stride)) % E.const(dim))
-        stride *= dim
+    outermost = min((d for d, n in enumerate(shape) if n != 1), default=-1)
+    for d in range(len(shape) - 1, -1, -1):
+        q = flat if stride == 1 else flat // E.const(stride)
+        out.append(E.const(0) if shape[d] == 1 else q if d == outermost
+                   else q % E.const(shape[d]))
+        stride *= shape[d]
     return tuple(reversed(out))
 
 
@@ -55,8 +58,34 @@ def _ravel(indices, shape) -> E.Expr:
     return flat
 
 
+def _reshape_groups(src, dst) -> list:
+    """Pair runs of ``src`` and ``dst`` dims of equal sizes, left to right: a list of
+    ((src_lo, src_hi), (dst_lo, dst_hi)) ranges.  A reshape maps each run on its own,
+    so dims it keeps (the H, W of a channel shuffle) are read directly rather than
+    through the whole flat index.  One run of everything when a dim is 0."""
+    if 0 in src or 0 in dst:
+        return [((0, len(src)), (0, len(dst)))]
+    groups, a, b = [], 0, 0
+    while a < len(src) or b < len(dst):
+        a0, b0, p, q = a, b, 1, 1
+        if a < len(src):
+            p, a = src[a], a + 1
+        if b < len(dst):
+            q, b = dst[b], b + 1
+        while p != q:
+            if p < q:
+                p, a = p * src[a], a + 1
+            else:
+                q, b = q * dst[b], b + 1
+        groups.append(((a0, a), (b0, b)))
+    return groups
+
+
 def _reshape_index(x, shape, attrs, i):
-    return _unravel(_ravel(i, shape), x.shape)
+    out = []
+    for (a0, a1), (b0, b1) in _reshape_groups(x.shape, shape):
+        out.extend(_unravel(_ravel(i[b0:b1], shape[b0:b1]), x.shape[a0:a1]))
+    return tuple(out)
 
 
 # --- Reshape / Flatten -----------------------------------------------------------------
