@@ -85,11 +85,26 @@ def _emit_body(fe, body_fn, loop, closure_t, vars_, bufs) -> None:
         ptr.add_attribute("noalias")
         inner.buffers[buf] = ptr
 
+    ib = inner.b
+    # what the pool guarantees, stated for the optimizer: 0 <= lo <= hi <= extent; with a
+    # constant loop min as well, it knows every index from this loop is non-negative
+    # (floor divisions and modulos of indices then lose their sign fix-ups)
+    _assume(ib, ib.icmp_signed(">=", lo, ir.Constant(ops.I64, 0)))
+    _assume(ib, ib.icmp_signed("<=", lo, hi))
+    if isinstance(loop.extent, E.Const):
+        _assume(ib, ib.icmp_signed("<=", hi, ir.Constant(ops.I64, int(loop.extent.value))))
+    if isinstance(loop.min, E.Const):
+        start = ops.cast(ib, loop.min.dtype, loop.var.dtype, inner.expr(loop.min))
+
     def iteration(k):
         with inner.bind(loop.var, inner.b.add(start, k)):
             inner.stmt(loop.body)
 
-    ib = inner.b
     inner.loop(ops.cast(ib, "int64", loop.var.dtype, lo), ops.cast(ib, "int64", loop.var.dtype, hi),
                iteration, loop.var.name)
     inner.finish()
+
+
+def _assume(b: ir.IRBuilder, cond: ir.Value) -> None:
+    fn = ops.declare(b.module, "llvm.assume", ops.VOID, [ir.IntType(1)])
+    b.call(fn, [cond])
