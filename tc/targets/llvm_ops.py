@@ -280,7 +280,10 @@ def math_call(b: ir.IRBuilder, name: str, dtype: str, args: list[ir.Value]) -> i
     """The math intrinsic ``name`` (see te.expr.INTRINSICS) applied element-wise.
 
     ``round`` rounds half to even (numpy's rule).  float16 is computed in float32.
+    float32 exp, erf and tanh are inline polynomials (llvm_math), since LLVM would
+    otherwise call libm once per vector lane.
     """
+    from . import llvm_math  # imports this module
     args = broadcast(b, *args)
     if name in ("abs", "fabs") and not is_float(dtype):
         if not is_signed(dtype):
@@ -292,6 +295,8 @@ def math_call(b: ir.IRBuilder, name: str, dtype: str, args: list[ir.Value]) -> i
     if dtype == "float16":
         wide = [cast(b, "float16", "float32", a) for a in args]
         return cast(b, "float32", "float16", math_call(b, name, "float32", wide))
+    if dtype == "float32" and name in llvm_math.FLOAT32:
+        return llvm_math.FLOAT32[name](b, *args)
     if name in _LIBM:
         return _libm_call(b, _LIBM[name][dtype], args)
     if name not in _LLVM_INTRINSIC:
