@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 
 from tc.compiler.loops.ir import Buffer, For, Load, PrimFunc, Seq, Store
-from tc.compiler.te.expr import (Binary, Call, Var, cast, const, logical_and, lt, maximum,
-                                 minimum, ne, select)
-from tc.compiler.te.expr import Not
+from tc.compiler.te.expr import (
+    Binary,
+    Call,
+    Not,
+    Var,
+    cast,
+    const,
+    logical_and,
+    lt,
+    maximum,
+    minimum,
+    ne,
+    select,
+)
 
 from .jit import jit_run
 
