@@ -108,7 +108,8 @@ def conv_block(w_shape: tuple, group: int, out_shape: tuple) -> int | None:
     for lanes in (DEFAULT_LANES, DEFAULT_LANES // 2):
         padded = -(-ocg // lanes) * lanes
         if padded - ocg <= MAX_BLOCK_PADDING * ocg:
-            tile = blocked_conv_tile(out_shape[2], out_shape[3], padded, lanes)
+            tile = blocked_conv_tile(out_shape[2], out_shape[3], padded, lanes,
+                                     w_shape[2] * w_shape[3])
             if tile is not None:
                 return tile[2] * lanes
     return None

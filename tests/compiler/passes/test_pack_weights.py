@@ -69,7 +69,7 @@ def test_conv_weights_are_packed_into_output_channel_blocks():
 
     after = pack_weights(before)
     verify(after)
-    block = blocked_conv_tile(14, 14, 32)[2] * 8
+    block = blocked_conv_tile(14, 14, 32, taps=9)[2] * 8
     blocks = Value("w_blocks", TensorType((32 // block, 4, 3, 3, block), "float32"))
     expected = Graph(before.inputs, before.outputs,
                      [Node("PackedConv", (x, blocks, before.nodes[0].inputs[2]), (y,),

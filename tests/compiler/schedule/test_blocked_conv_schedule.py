@@ -89,3 +89,12 @@ def test_conv_read_twice_is_computed_whole():
 ])
 def test_tile_fills_the_registers_without_guards(h, w, channels, tile):
     assert blocked_conv_tile(h, w, channels) == tile
+
+
+@pytest.mark.parametrize("h,w,channels,tile", [
+    (14, 14, 256, (2, 2, 2)),    # two vectors of 8 accumulators over 14 of one
+    (56, 56, 64, (1, 4, 2)),
+    (7, 7, 512, (1, 7, 1)),      # no two-vector tile reaches 8 accumulators
+])
+def test_a_kernel_of_several_taps_prefers_two_vectors(h, w, channels, tile):
+    assert blocked_conv_tile(h, w, channels, taps=9) == tile
