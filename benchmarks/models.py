@@ -6,7 +6,9 @@
 Models: the nine light models of the onnx package (random weights) and the synthetic MLP
 and BERT-like encoders of ``synthetic_models.py``; batch 1, float32.  For each model and
 thread count, tc and onnxruntime take turns on the same
-input after warm-up (in blocks of five runs, see ``timing.interleaved_medians``); the table gives the median latency of each, their ratio (tc / ort:
+input after warm-up (in blocks of five runs, with a 50 ms pause between blocks when
+several threads run, see ``timing.interleaved_medians``); the table gives the median
+latency of each, their ratio (tc / ort:
 below 1 means tc is faster) and the geometric mean of the ratios per thread count.
 """
 from __future__ import annotations
@@ -78,7 +80,8 @@ def main() -> None:
             want = sess.run(None, feeds)[0]
             np.testing.assert_allclose(module.run(inputs)[0], want, rtol=2e-3, atol=2e-3)
             med = interleaved_medians({"tc": lambda: module.run(inputs),
-                                       "ort": lambda: sess.run(None, feeds)}, args.repeat)
+                                       "ort": lambda: sess.run(None, feeds)}, args.repeat,
+                                      settle=0.05 if threads > 1 else 0.0)
             row = {"model": name, "threads": threads, "tc_ms": med["tc"] * 1e3,
                    "ort_ms": med["ort"] * 1e3, "ratio": med["tc"] / med["ort"],
                    "build_s": build_s}
