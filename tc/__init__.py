@@ -15,10 +15,13 @@ __version__ = "0.1.0"
 __all__ = ["compile", "load", "Module", "Target", "__version__"]
 
 
-def compile(model, target="llvm", *, input_shapes=None, dump_ir=None, report=False):  # noqa: A001
+def compile(model, target="llvm", *, input_shapes=None, example_inputs=None,  # noqa: A001
+            dump_ir=None, report=False):
     """Compile a model into a loaded ``Module``.
 
-    ``model``: an ``onnx.ModelProto`` or a path to an .onnx file.  ``target``: a target
+    ``model``: an ``onnx.ModelProto`` or a path to an .onnx file; or a PyTorch
+    ``nn.Module`` with ``example_inputs`` (a tuple of tensors to export it on), or a
+    ``torch.export.ExportedProgram`` (needs the ``[torch]`` extra).  ``target``: a target
     string ("llvm", "llvm -mcpu=znver3") or a ``Target``.  ``input_shapes`` fixes dims
     that the model leaves symbolic ({input name: shape}).  ``dump_ir``: a folder that
     receives the graph as text after every pass.  With ``report=True`` the build report
@@ -26,7 +29,8 @@ def compile(model, target="llvm", *, input_shapes=None, dump_ir=None, report=Fal
     """
     from ._compile import compile_model
 
-    return compile_model(model, target, input_shapes=input_shapes, dump_ir=dump_ir)
+    return compile_model(model, target, input_shapes=input_shapes,
+                         example_inputs=example_inputs, dump_ir=dump_ir)
 
 
 def load(path):

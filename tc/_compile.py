@@ -3,23 +3,33 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import weakref
 
 
-def compile_model(model, target="llvm", *, input_shapes=None, dump_ir=None, output_path=None):
-    """Import ``model``, build it for ``target`` and load the result.
+def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=None,
+                  dump_ir=None, output_path=None):
+    """Import ``model`` (an ONNX model or path; a PyTorch ``nn.Module`` with
+    ``example_inputs``, or a ``torch.export`` program), build it for ``target`` and load
+    the result.
 
     Returns the Module with ``build_report`` (a ``BuildReport``) attached.  Without
     ``output_path`` the library is written to a temporary folder removed with the Module.
     """
     from .compiler.build import build
-    from .frontends.onnx import from_onnx
     from .runtime.module import load
     from .targets.target import Target
 
     target = target if isinstance(target, Target) else Target.parse(target)
-    graph = from_onnx(model, input_shapes=input_shapes)
+    if _is_torch_model(model):
+        from .frontends.torch import from_torch
+
+        graph = from_torch(model, example_inputs)
+    else:
+        from .frontends.onnx import from_onnx
+
+        graph = from_onnx(model, input_shapes=input_shapes)
     tmpdir = None
     if output_path is None:
         tmpdir = tempfile.mkdtemp(prefix="tc-build-")
@@ -35,3 +45,11 @@ def compile_model(model, target="llvm", *, input_shapes=None, dump_ir=None, outp
     if tmpdir:
         weakref.finalize(module, shutil.rmtree, tmpdir, True)
     return module
+
+
+def _is_torch_model(model) -> bool:
+    """An nn.Module or ExportedProgram (checked without importing torch: a caller holding
+    one has imported it already)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, (torch.nn.Module,
+                                                    torch.export.ExportedProgram))
