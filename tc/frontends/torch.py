@@ -387,3 +387,62 @@ def _layer_norm(cv: _Lowering, node):
     return cv.emit("LayerNormalization", ins,
                    {"axis": rank - len(shape), "epsilon": eps, "stash_dtype": "float32",
                     "num_outputs": 1}, node)
+
+
+@converter("aten.select.int")
+def _select(cv: _Lowering, node):
+    x = cv.value(node.args[0])
+    shape = x.type.shape
+    dim = normalize_axis(node.args[1], len(shape))
+    index = int(node.args[2]) % shape[dim]
+    starts = tuple(index if d == dim else 0 for d in range(len(shape)))
+    sizes = tuple(1 if d == dim else n for d, n in enumerate(shape))
+    part = cv.emit("Slice", [x], {"starts": starts, "steps": (1,) * len(shape),
+                                  "sizes": sizes}, node)
+    return cv.emit("Reshape", [part], {"shape": cv.out_shape(node)}, node)
+
+
+@converter("aten.slice.Tensor")
+def _slice(cv: _Lowering, node):
+    x = cv.value(node.args[0])
+    shape = x.type.shape
+    dim = normalize_axis(_arg(node, 1, "dim", 0), len(shape))
+    step = int(_arg(node, 4, "step", 1))
+    start = _arg(node, 2, "start", 0) or 0
+    start = max(min(start + shape[dim] if start < 0 else start, shape[dim]), 0)
+    size = cv.out_shape(node)[dim]
+    starts = tuple(start if d == dim else 0 for d in range(len(shape)))
+    steps = tuple(step if d == dim else 1 for d in range(len(shape)))
+    sizes = tuple(size if d == dim else n for d, n in enumerate(shape))
+    return cv.emit("Slice", [x], {"starts": starts, "steps": steps, "sizes": sizes}, node)
+
+
+@converter("aten.scaled_dot_product_attention.default")
+def _sdpa(cv: _Lowering, node):
+    """softmax(q @ k^T * scale + mask) @ v, from tc's matmul and softmax kernels."""
+    q, k, v = (cv.value(a) for a in node.args[:3])
+    mask = cv.value(_arg(node, 3, "attn_mask"))
+    if float(_arg(node, 4, "dropout_p", 0.0)) != 0.0:
+        raise UnsupportedTorchOpsError(f"{node.name}: scaled_dot_product_attention with "
+                                       "dropout; export the model in eval mode")
+    if node.kwargs.get("enable_gqa", False):
+        raise UnsupportedTorchOpsError(f"{node.name}: grouped-query attention is not "
+                                       "supported yet")
+    rank, dtype = len(q.type.shape), q.type.dtype
+    scale = node.kwargs.get("scale") or 1.0 / float(np.sqrt(q.type.shape[-1]))
+    perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    kt = cv.emit("Transpose", [k], {"perm": perm}, node)
+    scores = cv.emit("MatMul", [q, kt], None, node)
+    scores = cv.emit("Mul", [scores, cv.tensor(scale, q)], None, node)
+    length, source = q.type.shape[-2], k.type.shape[-2]
+    if _arg(node, 5, "is_causal", False):
+        causal = np.tril(np.ones((length, source), bool))
+        mask = cv.b.constant(causal, "causal_mask") if mask is None else mask
+    if mask is not None:
+        if mask.type.dtype == "bool":
+            low = cv.b.constant(np.asarray(-np.inf, dtype), "masked")
+            scores = cv.emit("Where", [mask, scores, low], None, node)
+        else:
+            scores = cv.emit("Add", [scores, mask], None, node)
+    weights = cv.emit("Softmax", [scores], {"axis": rank - 1}, node)
+    return cv.emit("MatMul", [weights, v], None, node)

@@ -145,3 +145,21 @@ class ResNet18(nn.Module):
 def test_resnet18():
     torch.manual_seed(3)
     _check(_randomize_batchnorm(ResNet18()), torch.randn(1, 3, 112, 112), rtol=1e-3, atol=1e-3)
+
+
+def test_transformer_encoder():
+    torch.manual_seed(4)
+    layer = nn.TransformerEncoderLayer(128, 4, 256, batch_first=True, dropout=0.0)
+    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    _check(encoder, torch.randn(2, 10, 128), rtol=1e-3, atol=1e-3)
+
+
+class CausalAttention(nn.Module):
+    def forward(self, q, k, v):
+        a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return a[:, :, 1:7:2]
+
+
+def test_causal_attention_and_slicing():
+    torch.manual_seed(5)
+    _check(CausalAttention(), *(torch.randn(2, 3, 8, 16) for _ in range(3)))
