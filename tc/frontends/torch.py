@@ -28,24 +28,18 @@ import numpy as np
 
 from ..compiler.graph import Graph, GraphBuilder, Value
 from ..compiler.ops.common import normalize_axis
+from .registry import converter_decorator
 
 #: ATen ops kept whole instead of decomposed: tc has its own kernels for them
 KEPT_OPS = ("linear", "conv2d", "gelu", "layer_norm", "scaled_dot_product_attention")
 
 CONVERTERS: dict[str, Callable] = {}
+#: ``@converter("aten.relu.default", ...)`` registers ``fn(cv: _Lowering, fx_node)``
+converter = converter_decorator(CONVERTERS)
 
 
 class UnsupportedTorchOpsError(ValueError):
     """The exported program calls ATen ops tc cannot lower; the message lists them all."""
-
-
-def converter(*names: str):
-    """Register a converter for ATen overloads named like ``aten.relu.default``."""
-    def register(fn):
-        for name in names:
-            CONVERTERS[name] = fn
-        return fn
-    return register
 
 
 def export_program(module, example_inputs):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...compiler.graph import Graph, GraphBuilder, Value
 from ...compiler.ops.registry import apply_reference
+from ..registry import converter_decorator
 
 #: Oldest default-domain opset read directly; older models are upgraded to UPGRADE_TO
 #: with onnx's version converter first (legacy broadcast attributes and the like).
@@ -299,14 +300,7 @@ class Converter:
 # --- op converters ---------------------------------------------------------------------
 
 CONVERTERS: dict[str, Callable] = {}
-
-
-def converter(*ops: str):
-    """Register ``fn(cv: Converter, node, attrs)`` as the converter of ONNX ``ops``."""
-    def register(fn):
-        for op in ops:
-            CONVERTERS[op] = fn
-        return fn
-    return register
+#: ``@converter("Op", ...)`` registers ``fn(cv: Converter, node, attrs)`` for ONNX ops
+converter = converter_decorator(CONVERTERS)
 
 
