@@ -154,9 +154,9 @@ class _Lowering:
             return v
         return self.b.constant(np.asarray(v, dtype=like.type.dtype), "scalar")
 
-    def emit(self, op: str, inputs: list, attrs: dict | None, node, n_outputs: int = 1):
-        outs = self.b.op(op, inputs, attrs or {}, name=node.name)
-        return outs[0] if n_outputs == 1 else outs
+    def emit(self, op: str, inputs: list, attrs: dict | None, node) -> Value:
+        """Append a one-output ``op`` node named after the fx ``node``."""
+        return self.b.op(op, inputs, attrs or {}, name=node.name)[0]
 
     @staticmethod
     def out_shape(node) -> tuple:
@@ -205,16 +205,18 @@ def _binary(cv: _Lowering, node):
 
 _UNARY = {"aten.relu.default": "Relu", "aten.sigmoid.default": "Sigmoid",
           "aten.tanh.default": "Tanh", "aten.exp.default": "Exp", "aten.neg.default": "Neg",
-          "aten.sqrt.default": "Sqrt", "aten.rsqrt.default": None}
+          "aten.sqrt.default": "Sqrt"}
 
 
 @converter(*_UNARY)
 def _unary(cv: _Lowering, node):
-    x = cv.value(node.args[0])
-    if _op_name(node.target) == "aten.rsqrt.default":
-        root = cv.emit("Sqrt", [x], None, node)
-        return cv.emit("Reciprocal", [root], None, node)
-    return cv.emit(_UNARY[_op_name(node.target)], [x], None, node)
+    return cv.emit(_UNARY[_op_name(node.target)], [cv.value(node.args[0])], None, node)
+
+
+@converter("aten.rsqrt.default")
+def _rsqrt(cv: _Lowering, node):
+    root = cv.emit("Sqrt", [cv.value(node.args[0])], None, node)
+    return cv.emit("Reciprocal", [root], None, node)
 
 
 @converter("aten.gelu.default")
@@ -280,7 +282,7 @@ def _batch_norm(cv: _Lowering, node):
     return (y, None, None)
 
 
-def _pool_attrs(node, kernel, stride, padding, dilation, ceil_mode) -> dict:
+def _pool_attrs(kernel, stride, padding, dilation, ceil_mode) -> dict:
     kernel = tuple(kernel)
     stride = tuple(stride) or kernel
     padding = tuple(padding)
@@ -291,7 +293,7 @@ def _pool_attrs(node, kernel, stride, padding, dilation, ceil_mode) -> dict:
 @converter("aten.max_pool2d_with_indices.default", "aten.max_pool2d.default")
 def _max_pool(cv: _Lowering, node):
     x = cv.value(node.args[0])
-    attrs = _pool_attrs(node, _arg(node, 1, "kernel_size"), _arg(node, 2, "stride", ()),
+    attrs = _pool_attrs(_arg(node, 1, "kernel_size"), _arg(node, 2, "stride", ()),
                         _arg(node, 3, "padding", (0, 0)), _arg(node, 4, "dilation", (1, 1)),
                         _arg(node, 5, "ceil_mode", False))
     y = cv.emit("MaxPool", [x], attrs, node)
@@ -304,7 +306,7 @@ def _avg_pool(cv: _Lowering, node):
     if _arg(node, 6, "divisor_override") is not None:
         raise UnsupportedTorchOpsError(f"{node.name}: avg_pool2d with divisor_override is "
                                        "not supported yet")
-    attrs = _pool_attrs(node, _arg(node, 1, "kernel_size"), _arg(node, 2, "stride", ()),
+    attrs = _pool_attrs(_arg(node, 1, "kernel_size"), _arg(node, 2, "stride", ()),
                         _arg(node, 3, "padding", (0, 0)), (1, 1), _arg(node, 4, "ceil_mode", False))
     attrs["count_include_pad"] = int(bool(_arg(node, 5, "count_include_pad", True)))
     return cv.emit("AveragePool", [x], attrs, node)

@@ -106,5 +106,5 @@ def _emit_body(fe, body_fn, loop, closure_t, vars_, bufs) -> None:
 
 
 def _assume(b: ir.IRBuilder, cond: ir.Value) -> None:
-    fn = ops.declare(b.module, "llvm.assume", ops.VOID, [ir.IntType(1)])
+    fn = ops.declare(b.module, "llvm.assume", ops.VOID, [ops.I1])
     b.call(fn, [cond])

@@ -31,6 +31,8 @@ Rules, applied per stage:
 """
 from __future__ import annotations
 
+import math
+
 from ..te import expr as E
 from ..te.tensor import Tensor
 from .inline import effective_reads, inline_expand
@@ -315,12 +317,7 @@ def _weights_outweigh_input(st: Stage) -> bool:
     """Whether a blocked conv's weights take more bytes than its input: then the tiles
     of output channels go outermost (each weight block streams once while the input is
     re-read from cache), else the spatial tiles (the input streams once)."""
-    sizes = {}
-    for t in st.op.input_tensors:
-        n = 1
-        for d in t.shape:
-            n *= d
-        sizes[len(t.shape)] = n
+    sizes = {len(t.shape): math.prod(t.shape) for t in st.op.input_tensors}
     return sizes.get(5, 0) > sizes.get(4, 0)  # W_blocks is 5-D, the (padded) input 4-D
 
 

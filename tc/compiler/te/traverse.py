@@ -1,6 +1,8 @@
 """Graph order over a TE program: which tensors feed which."""
 from __future__ import annotations
 
+import math
+
 from . import expr as E
 from .tensor import Tensor
 
@@ -50,13 +52,10 @@ def count_flops(outputs: list[Tensor]) -> int:
     for t in topo_order(outputs):
         if t.is_placeholder:
             continue
-        points = 1
-        for a in t.op.axes:
-            points *= a.extent
+        points = math.prod(a.extent for a in t.op.axes)
         body = t.op.body
         if isinstance(body, E.Reduce):
-            for a in body.axes:
-                points *= a.extent
+            points *= math.prod(a.extent for a in body.axes)
             mac = body.combiner == "sum" and isinstance(body.source, E.Binary) \
                 and body.source.op == "*"
             total += points * (2 if mac else 1)
