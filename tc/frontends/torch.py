@@ -43,12 +43,17 @@ class UnsupportedTorchOpsError(ValueError):
 
 
 def export_program(module, example_inputs):
-    """``torch.export`` of ``module`` on ``example_inputs`` (a tuple), decomposed to core
-    ATen except ``KEPT_OPS``."""
+    """``torch.export`` of ``module`` on ``example_inputs`` (a tuple) in eval mode (tc
+    compiles inference), decomposed to core ATen except ``KEPT_OPS``.  The module's
+    train/eval mode is restored afterwards."""
     import torch
 
-    module = module.eval()
-    program = torch.export.export(module, tuple(example_inputs))
+    was_training = module.training
+    module.eval()
+    try:
+        program = torch.export.export(module, tuple(example_inputs))
+    finally:
+        module.train(was_training)
     table = torch.export.default_decompositions()
     for name in KEPT_OPS:
         table.pop(getattr(torch.ops.aten, name).default, None)

@@ -74,6 +74,17 @@ def test_small_cnn_with_batchnorm_and_pooling():
     _check(_randomize_batchnorm(SmallCNN()), torch.randn(2, 3, 20, 20))
 
 
+def test_a_module_in_training_mode_compiles_for_inference_and_stays_in_training_mode():
+    torch.manual_seed(6)
+    module = _randomize_batchnorm(SmallCNN()).train()
+    x = torch.randn(1, 3, 12, 12)
+    got = tc.compile(module, example_inputs=(x,)).run([x.numpy()])[0]
+    assert module.training
+    with torch.no_grad():
+        want = module.eval()(x)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_weights_keep_their_module_names():
     torch.manual_seed(2)
     graph = from_torch(SmallCNN().eval(), (torch.randn(1, 3, 16, 16),))
