@@ -5,11 +5,11 @@
 
 Models: the nine light models of the onnx package (random weights) and the synthetic MLP
 and BERT-like encoders of ``synthetic_models.py``; batch 1, float32.  For each model and
-thread count, tc and onnxruntime take turns on the same
-input after warm-up (in blocks of five runs, with a 50 ms pause between blocks when
-several threads run, see ``timing.interleaved_medians``); the table gives the median
-latency of each, their ratio (tc / ort:
-below 1 means tc is faster) and the geometric mean of the ratios per thread count.
+thread count, tc and onnxruntime take turns on the same input after warm-up (in blocks
+of five runs, with a 50 ms pause between blocks when several threads run, see
+``timing.interleaved_medians``); the table gives the median latency of each, their
+ratio (tc / ort: below 1 means tc is faster) and the geometric mean of the ratios per
+thread count.
 """
 from __future__ import annotations
 
