@@ -1,0 +1,170 @@
+"""torch.export and the lowering of an exported program into tc's graph IR; the
+converters live in the ``convert_<family>.py`` modules of this package."""
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import numpy as np
+
+from ...compiler.graph import Graph, GraphBuilder, Value
+from ..registry import converter_decorator
+
+#: ATen ops kept whole instead of decomposed: tc has its own kernels for them
+KEPT_OPS = ("linear", "conv2d", "gelu", "layer_norm", "scaled_dot_product_attention")
+
+CONVERTERS: dict[str, Callable] = {}
+#: ``@converter("aten.relu.default", ...)`` registers ``fn(cv: Lowering, fx_node)``
+converter = converter_decorator(CONVERTERS)
+
+
+class UnsupportedTorchOpsError(ValueError):
+    """The exported program calls ATen ops tc cannot lower; the message lists them all."""
+
+
+def export_program(module, example_inputs):
+    """``torch.export`` of ``module`` on ``example_inputs`` (a tuple) in eval mode (tc
+    compiles inference), decomposed to core ATen except ``KEPT_OPS``.  The module's
+    train/eval mode is restored afterwards."""
+    import torch
+
+    was_training = module.training
+    module.eval()
+    try:
+        program = torch.export.export(module, tuple(example_inputs))
+    finally:
+        module.train(was_training)
+    table = torch.export.default_decompositions()
+    for name in KEPT_OPS:
+        table.pop(getattr(torch.ops.aten, name).default, None)
+    return program.run_decompositions(table)
+
+
+def from_torch(model, example_inputs=None) -> Graph:
+    """The graph IR of ``model``: an ``nn.Module`` (exported on ``example_inputs``) or an
+    ``ExportedProgram``."""
+    import torch
+
+    if isinstance(model, torch.export.ExportedProgram):
+        program = model
+    else:
+        if example_inputs is None:
+            raise ValueError("from_torch needs example_inputs (a tuple of tensors) to export "
+                             "an nn.Module, e.g. from_torch(model, (torch.randn(1, 3, 224, 224),))")
+        program = export_program(model, example_inputs)
+    return Lowering(program).run()
+
+
+def op_name(target) -> str:
+    return str(target) if not hasattr(target, "_schema") else \
+        f"aten.{target._schema.name.split('::')[-1]}.{target._overloadname}"
+
+
+def _module_path(node) -> str:
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "<top level>"
+    path, cls = list(stack.values())[-1]
+    name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+    return f"{path or '<top level>'} ({name.split('.')[-1]})"
+
+
+class Lowering:
+    def __init__(self, program):
+        self.program = program
+        self.b = GraphBuilder("torch_model")
+        self.env: dict[str, Any] = {}
+
+    def run(self) -> Graph:
+        graph = self.program.graph_module.graph
+        self._check_supported(graph)
+        self._placeholders(graph)
+        outputs: list[Value] = []
+        for node in graph.nodes:
+            if node.op == "call_function":
+                self.env[node.name] = self._call(node)
+            elif node.op == "output":
+                outputs = [self.value(a) for a in _flatten(node.args[0])]
+        return self.b.build(outputs)
+
+    def _check_supported(self, graph) -> None:
+        missing: dict[str, list[str]] = {}
+        for node in graph.nodes:
+            if node.op != "call_function" or node.target is operator.getitem:
+                continue
+            name = op_name(node.target)
+            if name not in CONVERTERS:
+                missing.setdefault(name, []).append(_module_path(node))
+        if missing:
+            lines = [f"  {op}: used by {', '.join(sorted(set(paths)))}"
+                     for op, paths in sorted(missing.items())]
+            raise UnsupportedTorchOpsError(
+                f"tc cannot lower {len(missing)} ATen op(s) of this model yet:\n"
+                + "\n".join(lines)
+                + "\nrewrite those parts with supported ops, or export the model to ONNX "
+                  "(torch.onnx.export) and compile the .onnx file")
+
+    def _placeholders(self, graph) -> None:
+        sig = self.program.graph_signature
+        params, buffers = sig.inputs_to_parameters, sig.inputs_to_buffers
+        lifted = getattr(sig, "inputs_to_lifted_tensor_constants", {})
+        state, constants = self.program.state_dict, self.program.constants
+        for node in graph.nodes:
+            if node.op != "placeholder":
+                continue
+            if node.name in params or node.name in buffers or node.name in lifted:
+                fqn = params.get(node.name) or buffers.get(node.name) or lifted[node.name]
+                tensor = state[fqn] if fqn in state else constants[fqn]
+                self.env[node.name] = self.b.constant(_numpy(tensor), fqn)
+            else:
+                val = node.meta["val"]
+                self.env[node.name] = self.b.input(node.name, tuple(val.shape),
+                                                   _dtype(val.dtype))
+
+    def _call(self, node):
+        if node.target is operator.getitem:
+            return self.env[node.args[0].name][node.args[1]]
+        return CONVERTERS[op_name(node.target)](self, node)
+
+    # --- helpers for converters -------------------------------------------------------
+
+    def value(self, arg) -> Any:
+        """The tc Value of an fx node argument (other arguments pass through)."""
+        return self.env[arg.name] if hasattr(arg, "name") and hasattr(arg, "op") else arg
+
+    def tensor(self, arg, like: Value) -> Value:
+        """``arg`` as a Value: a Python number becomes a constant of ``like``'s dtype."""
+        v = self.value(arg)
+        if isinstance(v, Value):
+            return v
+        return self.b.constant(np.asarray(v, dtype=like.type.dtype), "scalar")
+
+    def emit(self, op: str, inputs: list, attrs: dict | None, node) -> Value:
+        """Append a one-output ``op`` node named after the fx ``node``."""
+        return self.b.op(op, inputs, attrs or {}, name=node.name)[0]
+
+    @staticmethod
+    def out_shape(node) -> tuple:
+        return tuple(int(d) for d in node.meta["val"].shape)
+
+
+def _flatten(obj):
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _flatten(o)
+    else:
+        yield obj
+
+
+def _numpy(tensor) -> np.ndarray:
+    return tensor.detach().cpu().contiguous().numpy().copy()
+
+
+def _dtype(torch_dtype) -> str:
+    return str(torch_dtype).replace("torch.", "")
+
+
+def arg(node, i: int, name: str, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
