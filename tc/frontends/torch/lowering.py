@@ -34,6 +34,14 @@ def export_program(module, example_inputs):
         program = torch.export.export(module, tuple(example_inputs))
     finally:
         module.train(was_training)
+    return decompose(program)
+
+
+def decompose(program):
+    """``program`` decomposed to core ATen, except ``KEPT_OPS`` (a program that is
+    already decomposed comes back unchanged)."""
+    import torch
+
     table = torch.export.default_decompositions()
     for name in KEPT_OPS:
         table.pop(getattr(torch.ops.aten, name).default, None)
@@ -46,7 +54,7 @@ def from_torch(model, example_inputs=None) -> Graph:
     import torch
 
     if isinstance(model, torch.export.ExportedProgram):
-        program = model
+        program = decompose(model)
     else:
         if example_inputs is None:
             raise ValueError("from_torch needs example_inputs (a tuple of tensors) to export "
@@ -124,7 +132,9 @@ class Lowering:
     def _call(self, node):
         if node.target is operator.getitem:
             return self.env[node.args[0].name][node.args[1]]
-        return CONVERTERS[op_name(node.target)](self, node)
+        result = CONVERTERS[op_name(node.target)](self, node)
+        _check_result(node, result)
+        return result
 
     # --- helpers for converters -------------------------------------------------------
 
@@ -146,6 +156,21 @@ class Lowering:
     @staticmethod
     def out_shape(node) -> tuple:
         return tuple(int(d) for d in node.meta["val"].shape)
+
+
+def _check_result(node, result) -> None:
+    """A converter must produce the shape and dtype torch recorded for the node; a
+    mismatch is a bug in that converter, caught here rather than as wrong numbers."""
+    vals = node.meta.get("val")
+    pairs = zip(vals, result) if isinstance(vals, (tuple, list)) else [(vals, result)]
+    for val, value in pairs:
+        if not isinstance(value, Value) or not hasattr(val, "shape"):
+            continue
+        want = (tuple(int(d) for d in val.shape), _dtype(val.dtype))
+        got = (tuple(value.type.shape), value.type.dtype)
+        if want != got:
+            raise AssertionError(f"converter of {op_name(node.target)} ({node.name}) made "
+                                 f"{got[1]}{list(got[0])}, torch expects {want[1]}{list(want[0])}")
 
 
 def _flatten(obj):
