@@ -23,15 +23,24 @@ class UnsupportedTorchOpsError(ValueError):
 
 
 def export_program(module, example_inputs):
-    """``torch.export`` of ``module`` on ``example_inputs`` (a tuple) in eval mode (tc
-    compiles inference), decomposed to core ATen except ``KEPT_OPS``.  The module's
-    train/eval mode is restored afterwards."""
+    """``torch.export`` of ``module`` in eval mode (tc compiles inference), decomposed to
+    core ATen except ``KEPT_OPS``.  The module's train/eval mode is restored afterwards.
+
+    ``example_inputs``: a tuple of ``forward``'s positional arguments (tensors, Python
+    numbers, nested tuples, lists and dicts of them), a dict of its keyword arguments, or
+    one tensor."""
     import torch
 
+    if isinstance(example_inputs, dict):
+        args, kwargs = (), dict(example_inputs)
+    elif isinstance(example_inputs, (tuple, list)):
+        args, kwargs = tuple(example_inputs), None
+    else:
+        args, kwargs = (example_inputs,), None
     was_training = module.training
     module.eval()
     try:
-        program = torch.export.export(module, tuple(example_inputs))
+        program = torch.export.export(module, args, kwargs=kwargs)
     finally:
         module.train(was_training)
     return decompose(program)
@@ -87,12 +96,22 @@ class Lowering:
         graph = self.program.graph_module.graph
         self._check_supported(graph)
         self._placeholders(graph)
-        outputs: list[Value] = []
+        leaves: list = []
         for node in graph.nodes:
             if node.op == "call_function":
                 self.env[node.name] = self._call(node)
             elif node.op == "output":
-                outputs = [self.value(a) for a in _flatten(node.args[0])]
+                leaves = list(_flatten(node.args[0]))
+        names = _output_names(self.program, len(leaves))
+        outputs = []
+        for name, leaf in zip(names, leaves):
+            value = self.value(leaf)
+            if not isinstance(value, Value):
+                raise UnsupportedTorchOpsError(
+                    f"output {name!r} is the Python value {value!r}, not a tensor; tc models "
+                    "return tensors only: return it as a tensor or drop it from the outputs")
+            # an Identity gives the output its pytree name (the passes fold it away)
+            outputs.append(self.b.op("Identity", [value], name=name, output_names=[name])[0])
         return self.b.build(outputs)
 
     def _check_supported(self, graph) -> None:
@@ -124,10 +143,12 @@ class Lowering:
                 fqn = params.get(node.name) or buffers.get(node.name) or lifted[node.name]
                 tensor = state[fqn] if fqn in state else constants[fqn]
                 self.env[node.name] = self.b.constant(_numpy(tensor), fqn)
-            else:
+            elif hasattr(node.meta["val"], "shape"):
                 val = node.meta["val"]
                 self.env[node.name] = self.b.input(node.name, tuple(val.shape),
-                                                   _dtype(val.dtype))
+                                                   dtype_name(val.dtype))
+            else:  # a Python number: torch.export specialized the program to its value
+                self.env[node.name] = node.meta["val"]
 
     def _call(self, node):
         if node.target is operator.getitem:
@@ -149,13 +170,66 @@ class Lowering:
             return v
         return self.b.constant(np.asarray(v, dtype=like.type.dtype), "scalar")
 
+    def operands(self, node, *args, dtype: str | None = None) -> list[Value]:
+        """``args`` (fx nodes or Python numbers) as Values of one dtype: ``dtype``, or for
+        one or two args the one torch's type promotion gives (an int64 tensor times 0.5
+        is float32)."""
+        import torch
+
+        if dtype is None:
+            vals = [a.meta["val"] if hasattr(a, "meta") else a for a in args]
+            dtype = dtype_name(torch.result_type(*vals) if len(vals) == 2 else vals[0].dtype)
+        out = []
+        for a in args:
+            v = self.value(a)
+            if not isinstance(v, Value):
+                v = self.b.constant(np.asarray(v, dtype=dtype), "scalar")
+            elif v.type.dtype != dtype:
+                v = self.emit("Cast", [v], {"to": dtype}, node)
+            out.append(v)
+        return out
+
     def emit(self, op: str, inputs: list, attrs: dict | None, node) -> Value:
         """Append a one-output ``op`` node named after the fx ``node``."""
         return self.b.op(op, inputs, attrs or {}, name=node.name)[0]
 
     @staticmethod
     def out_shape(node) -> tuple:
+        """The output shape torch recorded for ``node``."""
         return tuple(int(d) for d in node.meta["val"].shape)
+
+    @staticmethod
+    def out_dtype(node) -> str:
+        """The output dtype torch recorded for ``node`` (a numpy name)."""
+        return dtype_name(node.meta["val"].dtype)
+
+
+def _output_names(program, count: int) -> list[str]:
+    """A name per flattened output, from its pytree path: ``output`` for one tensor,
+    ``output0``, ``output1`` for a tuple, ``logits`` or ``pair.0`` inside dicts and
+    dataclass-like outputs."""
+    import torch.utils._pytree as pytree
+
+    spec = program.call_spec.out_spec
+    try:
+        leaves = pytree.tree_flatten_with_path(pytree.tree_unflatten(list(range(count)), spec))[0]
+        paths = [[_key_text(k) for k in path] for path, _ in leaves]
+    except Exception:  # an output type pytree cannot rebuild: fall back to positions
+        paths = [[str(i)] for i in range(count)]
+    if count == 1 and len(paths[0]) <= 1 and (not paths[0] or paths[0][0].isdigit()):
+        return ["output"]
+    names = []
+    for path in paths:
+        head, rest = path[0], path[1:]
+        names.append(".".join([f"output{head}" if head.isdigit() else head] + rest))
+    return names
+
+
+def _key_text(key) -> str:
+    for attr in ("key", "idx", "name"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
 
 
 def _check_result(node, result) -> None:
@@ -166,7 +240,7 @@ def _check_result(node, result) -> None:
     for val, value in pairs:
         if not isinstance(value, Value) or not hasattr(val, "shape"):
             continue
-        want = (tuple(int(d) for d in val.shape), _dtype(val.dtype))
+        want = (tuple(int(d) for d in val.shape), dtype_name(val.dtype))
         got = (tuple(value.type.shape), value.type.dtype)
         if want != got:
             raise AssertionError(f"converter of {op_name(node.target)} ({node.name}) made "
@@ -185,7 +259,8 @@ def _numpy(tensor) -> np.ndarray:
     return tensor.detach().cpu().contiguous().numpy().copy()
 
 
-def _dtype(torch_dtype) -> str:
+def dtype_name(torch_dtype) -> str:
+    """The numpy name of a torch dtype (``torch.float32`` -> ``float32``)."""
     return str(torch_dtype).replace("torch.", "")
 
 
