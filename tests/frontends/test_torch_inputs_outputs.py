@@ -105,3 +105,18 @@ class Count(nn.Module):
 def test_a_python_number_output_is_refused_with_what_to_do():
     with pytest.raises(ValueError, match="output1.*Python value 4.*tensor"):
         tc.compile(Count(), example_inputs=(torch.randn(4, 2),))
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(1))
+
+    def forward(self, x):
+        self.calls.add_(1)
+        return x * self.calls
+
+
+def test_a_model_updating_a_buffer_in_place_is_refused_with_what_to_do():
+    with pytest.raises(ValueError, match="buffer mutation 'calls'.*pass it back in"):
+        tc.compile(Counter(), example_inputs=(torch.randn(3),))

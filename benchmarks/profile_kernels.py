@@ -1,6 +1,6 @@
 """Where a compiled model spends its time: tc's plan steps, slowest kernels first.
 
-    python benchmarks/profile.py resnet50 [--threads 1] [--top 20] [--repeat 20]
+    python benchmarks/profile_kernels.py resnet50 [--threads 1] [--top 20] [--repeat 20]
 
 Models are those of ``models.py`` (the light onnx models and the synthetic ones) or a
 path to an .onnx file.  Each kernel is one fused group of graph nodes; its name lists
