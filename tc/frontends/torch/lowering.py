@@ -101,7 +101,7 @@ class Lowering:
             if node.op == "call_function":
                 self.env[node.name] = self._call(node)
             elif node.op == "output":
-                leaves = list(_flatten(node.args[0]))
+                leaves = self._user_outputs(list(_flatten(node.args[0])))
         names = _output_names(self.program, len(leaves))
         outputs = []
         for name, leaf in zip(names, leaves):
@@ -113,6 +113,19 @@ class Lowering:
             # an Identity gives the output its pytree name (the passes fold it away)
             outputs.append(self.b.op("Identity", [value], name=name, output_names=[name])[0])
         return self.b.build(outputs)
+
+    def _user_outputs(self, leaves: list) -> list:
+        """The model's outputs among the program's: refuses a model that updates its
+        buffers, parameters or inputs in place (a compiled model keeps no state)."""
+        specs = self.program.graph_signature.output_specs
+        mutated = [f"{spec.kind.name.lower().replace('_', ' ')} {spec.target!r}"
+                   for spec in specs if spec.kind.name != "USER_OUTPUT"]
+        if mutated:
+            raise UnsupportedTorchOpsError(
+                f"the model updates state in place in forward ({', '.join(mutated)}); a "
+                "compiled tc model keeps no state between calls: return the new value as "
+                "an output and pass it back in as an input instead")
+        return leaves
 
     def _check_supported(self, graph) -> None:
         missing: dict[str, list[str]] = {}
@@ -268,3 +281,6 @@ def arg(node, i: int, name: str, default=None):
     if len(node.args) > i:
         return node.args[i]
     return node.kwargs.get(name, default)
+
+
+_dtype = dtype_name  # TODO(review): old name still used by a converter module being written
