@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import weakref
 
 
@@ -14,7 +15,8 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
     ``example_inputs``, or a ``torch.export`` program), build it for ``target`` and load
     the result.
 
-    Returns the Module with ``build_report`` (a ``BuildReport``) attached.  Without
+    Returns the Module with ``build_report`` (a ``BuildReport``) attached; its ``seconds``
+    starts with the frontend's phases (``import_graph``) followed by the build's.  Without
     ``output_path`` the library is written to a temporary folder removed with the Module.
     """
     from .compiler.build import build
@@ -22,14 +24,8 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
     from .targets.target import Target
 
     target = target if isinstance(target, Target) else Target.parse(target)
-    if _is_torch_model(model):
-        from .frontends.torch import from_torch
-
-        graph = from_torch(model, example_inputs)
-    else:
-        from .frontends.onnx import from_onnx
-
-        graph = from_onnx(model, input_shapes=input_shapes)
+    graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
+                                           example_inputs=example_inputs)
     tmpdir = None
     if output_path is None:
         tmpdir = tempfile.mkdtemp(prefix="tc-build-")
@@ -41,10 +37,32 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
         raise
+    report.seconds = {**frontend_seconds, **report.seconds}
     module.build_report = report
     if tmpdir:
         weakref.finalize(module, shutil.rmtree, tmpdir, True)
     return module
+
+
+def import_graph(model, *, input_shapes=None, example_inputs=None):
+    """``model`` as tc's graph IR, with the seconds each frontend phase took.
+
+    PyTorch: ``{"export": torch.export and decomposition to core ATen (only the
+    decomposition for an ``ExportedProgram``), "import": tc's lowering of the ATen graph}``;
+    ONNX: ``{"import": reading and converting the model}``.
+    """
+    t0 = time.perf_counter()
+    if not _is_torch_model(model):
+        from .frontends.onnx import from_onnx
+
+        graph = from_onnx(model, input_shapes=input_shapes)
+        return graph, {"import": time.perf_counter() - t0}
+    from .frontends.torch import Lowering, exported
+
+    program = exported(model, example_inputs)
+    t1 = time.perf_counter()
+    graph = Lowering(program).run()
+    return graph, {"export": t1 - t0, "import": time.perf_counter() - t1}
 
 
 def _is_torch_model(model) -> bool:

@@ -31,6 +31,7 @@ def test_model_file_report_and_dump(tmp_path):
     out = tc_build("cnn.onnx", "-o", "cnn.so", "--report", "--dump-ir", "ir", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "fold_constants" in out.stdout and "eliminate" in out.stdout
+    assert "frontend: ONNX import" in out.stdout and "phases: import" in out.stdout
     assert sorted(p.name for p in (tmp_path / "ir").iterdir())[0] == "00_input.txt"
     x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
     y, = tc.load(tmp_path / "cnn.so").run([x])

@@ -37,9 +37,11 @@ from .lowering import (
     CONVERTERS,
     KEPT_OPS,
     Lowering,
+    TorchExportError,
     UnsupportedTorchOpsError,
     converter,
     export_program,
+    exported,
     from_torch,
 )
 
@@ -47,5 +49,5 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name.startswith("convert_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["CONVERTERS", "KEPT_OPS", "Lowering", "UnsupportedTorchOpsError", "converter",
-           "export_program", "from_torch"]
+__all__ = ["CONVERTERS", "KEPT_OPS", "Lowering", "TorchExportError", "UnsupportedTorchOpsError", "converter",
+           "export_program", "exported", "from_torch"]
