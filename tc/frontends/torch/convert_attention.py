@@ -22,7 +22,7 @@ def _sdpa(cv: Lowering, node):
     perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     kt = cv.emit("Transpose", [k], {"perm": perm}, node)
     scores = cv.emit("MatMul", [q, kt], None, node)
-    scores = cv.emit("Mul", [scores, cv.tensor(scale, q)], None, node)
+    scores = cv.emit("Mul", [scores, cv.scalar(scale, dtype)], None, node)
     length, source = q.type.shape[-2], k.type.shape[-2]
     if arg(node, 5, "is_causal", False):
         causal = np.tril(np.ones((length, source), bool))

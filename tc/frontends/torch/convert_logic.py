@@ -11,7 +11,8 @@ _COMPARE = {"eq": "Equal", "ne": "Equal", "lt": "Less", "le": "LessOrEqual",
 @converter(*(f"aten.{op}.{overload}" for op in _COMPARE for overload in ("Tensor", "Scalar")))
 def _compare(cv: Lowering, node):
     """Compared in the dtype torch promotes the operands to (an int tensor >= 0.5 in float)."""
-    a, b = cv.operands(node, node.args[0], node.args[1])
+    a, b = cv.operands(node, node.args[0], node.args[1],
+                       dtype=cv.promoted_dtype(node.args[0], node.args[1]))
     op = op_name(node.target).split(".")[1]
     same = cv.emit(_COMPARE[op], [a, b], None, node)
     return cv.emit("Not", [same], None, node) if op == "ne" else same
@@ -69,13 +70,13 @@ def _masked_fill(cv: Lowering, node):
 @converter("aten._to_copy.default", "aten.to.dtype", "aten._to_dim_order_copy.default")
 def _to_copy(cv: Lowering, node):
     """A copy, possibly to another dtype (device and layout changes do not apply)."""
-    return cv.operands(node, node.args[0], dtype=cv.out_dtype(node))[0]
+    return cv.operands(node, node.args[0])[0]
 
 
 @converter("aten.copy.default")
 def _copy(cv: Lowering, node):
     """``copy(dst, src)``: src broadcast to dst's shape, in dst's dtype."""
-    (src,) = cv.operands(node, node.args[1], dtype=cv.out_dtype(node))
+    (src,) = cv.operands(node, node.args[1])
     if tuple(src.type.shape) == cv.out_shape(node):
         return src
     return cv.emit("Expand", [src], {"shape": cv.out_shape(node)}, node)

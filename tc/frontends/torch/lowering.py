@@ -10,8 +10,11 @@ import numpy as np
 from ...compiler.graph import Graph, GraphBuilder, Value
 from ..registry import converter_decorator
 
-#: ATen ops kept whole instead of decomposed: tc has its own kernels for them
-KEPT_OPS = ("linear", "conv2d", "gelu", "layer_norm", "scaled_dot_product_attention")
+#: ATen ops kept whole instead of decomposed: tc has its own kernels for them (the
+#: activations would otherwise become several ops each, softplus and mish with a where)
+KEPT_OPS = ("linear", "conv2d", "gelu", "layer_norm", "scaled_dot_product_attention",
+            "silu", "hardswish", "hardsigmoid", "softplus", "mish", "celu", "prelu",
+            "logsumexp")
 
 CONVERTERS: dict[str, Callable] = {}
 #: ``@converter("aten.relu.default", ...)`` registers ``fn(cv: Lowering, fx_node)``
@@ -205,31 +208,32 @@ class Lowering:
         """The tc Value of an fx node argument (other arguments pass through)."""
         return self.env[arg.name] if hasattr(arg, "name") and hasattr(arg, "op") else arg
 
-    def tensor(self, arg, like: Value) -> Value:
-        """``arg`` as a Value: a Python number becomes a constant of ``like``'s dtype."""
-        v = self.value(arg)
-        if isinstance(v, Value):
-            return v
-        return self.b.constant(np.asarray(v, dtype=like.type.dtype), "scalar")
+    def scalar(self, number, dtype: str) -> Value:
+        """A Python number as a 0-d constant of ``dtype``."""
+        return self.b.constant(np.asarray(number, dtype=dtype), "scalar")
+
+    def cast(self, x: Value, dtype: str, node) -> Value:
+        """``x`` converted to ``dtype`` (a Cast only where the dtypes differ)."""
+        return x if x.type.dtype == dtype else self.emit("Cast", [x], {"to": dtype}, node)
 
     def operands(self, node, *args, dtype: str | None = None) -> list[Value]:
-        """``args`` (fx nodes or Python numbers) as Values of one dtype: ``dtype``, or for
-        one or two args the one torch's type promotion gives (an int64 tensor times 0.5
-        is float32)."""
+        """``args`` (fx nodes or Python numbers) as Values of ``dtype``, by default the
+        dtype torch recorded for ``node``'s result: the operands of arithmetic are cast
+        to the promoted type (an int64 tensor times 0.5 is computed in float32) and
+        Python numbers become constants of it."""
+        dtype = dtype or self.out_dtype(node, 0)
+        values = [self.value(a) for a in args]
+        return [self.cast(v, dtype, node) if isinstance(v, Value) else self.scalar(v, dtype)
+                for v in values]
+
+    @staticmethod
+    def promoted_dtype(a, b) -> str:
+        """The dtype torch's type promotion gives fx args or Python numbers ``a`` and
+        ``b`` (what a comparison compares in; its result is bool)."""
         import torch
 
-        if dtype is None:
-            vals = [a.meta["val"] if hasattr(a, "meta") else a for a in args]
-            dtype = dtype_name(torch.result_type(*vals) if len(vals) == 2 else vals[0].dtype)
-        out = []
-        for a in args:
-            v = self.value(a)
-            if not isinstance(v, Value):
-                v = self.b.constant(np.asarray(v, dtype=dtype), "scalar")
-            elif v.type.dtype != dtype:
-                v = self.emit("Cast", [v], {"to": dtype}, node)
-            out.append(v)
-        return out
+        vals = [x.meta["val"] if hasattr(x, "meta") else x for x in (a, b)]
+        return dtype_name(torch.result_type(*vals))
 
     def emit(self, op: str, inputs: list, attrs: dict | None, node) -> Value:
         """Append a one-output ``op`` node named after the fx ``node``."""
@@ -241,9 +245,13 @@ class Lowering:
         return tuple(int(d) for d in node.meta["val"].shape)
 
     @staticmethod
-    def out_dtype(node) -> str:
-        """The output dtype torch recorded for ``node`` (a numpy name)."""
-        return dtype_name(node.meta["val"].dtype)
+    def out_dtype(node, i: int | None = None) -> str:
+        """The dtype torch recorded for ``node``'s result (a numpy name); ``i`` picks an
+        output of a multi-output op (``0`` also accepts a single result)."""
+        val = node.meta["val"]
+        if isinstance(val, (tuple, list)):
+            val = val[i or 0]
+        return dtype_name(val.dtype)
 
 
 def _output_names(program, count: int) -> list[str]:
@@ -310,7 +318,3 @@ def arg(node, i: int, name: str, default=None):
     if len(node.args) > i:
         return node.args[i]
     return node.kwargs.get(name, default)
-
-
-
-_dtype = dtype_name  # TODO(review): remove once convert_elementwise uses dtype_name
