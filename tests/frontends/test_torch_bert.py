@@ -1,8 +1,6 @@
 """A Hugging Face BertModel (4 layers, hidden 256, 4 heads, intermediate 1024; built from
 a BertConfig, random weights, nothing downloaded) with an attention mask that pads part
 of the batch matches PyTorch eager.  Skipped, with the reason, without ``transformers``."""
-import os
-
 import numpy as np
 import pytest
 

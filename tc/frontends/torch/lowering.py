@@ -11,10 +11,11 @@ from ...compiler.graph import Graph, GraphBuilder, Value
 from ..registry import converter_decorator
 
 #: ATen ops kept whole instead of decomposed: tc has its own kernels for them (the
-#: activations would otherwise become several ops each, softplus and mish with a where)
+#: activations would otherwise become several ops each, softplus and mish with a where;
+#: non-constant pads and roll gathers)
 KEPT_OPS = ("linear", "conv2d", "gelu", "layer_norm", "scaled_dot_product_attention",
             "silu", "hardswish", "hardsigmoid", "softplus", "mish", "celu", "prelu",
-            "logsumexp")
+            "logsumexp", "pad", "roll")
 
 CONVERTERS: dict[str, Callable] = {}
 #: ``@converter("aten.relu.default", ...)`` registers ``fn(cv: Lowering, fx_node)``
