@@ -113,7 +113,6 @@ def _func_key(func) -> str:
 
 def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -> BuildReport:
     """Compile ``graph`` for ``target`` into the shared library ``output_path``."""
-    from ..targets.llvm import build_llvm
     from .artifact import write_artifact
 
     report = BuildReport()
@@ -147,7 +146,7 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
 
     t0 = time.perf_counter()
     # a graph whose outputs are all inputs or constants needs no kernel, only copies
-    object_code = build_llvm(funcs, target).object_code if funcs else b""
+    object_code = compile_kernels(funcs, target) if funcs else b""
     report.seconds["codegen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -158,6 +157,18 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     write_artifact(output_path, object_code, plan)
     report.seconds["link"] = time.perf_counter() - t0
     return report
+
+
+def compile_kernels(funcs: list, target) -> bytes:
+    """The kernels as a relocatable object for the host: from the C code generator for
+    the "c" target (compiled by the host's C compiler), else from LLVM."""
+    if target.kind == "c":
+        from ..targets.c import build_c_object
+
+        return build_c_object(funcs, target)
+    from ..targets.llvm import build_llvm
+
+    return build_llvm(funcs, target).object_code
 
 
 def _dump_groups(dump_dir: str, index: int, groups: list[Group], storage: StorageAssignment) -> None:

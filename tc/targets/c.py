@@ -1,0 +1,436 @@
+"""The C code generator: PrimFuncs -> one portable C99 translation unit (for boards).
+
+    src = emit_c(funcs, Target.parse("c"))
+    src.source          # the C text: every kernel, and the static inline helpers they use
+    src.libm_calls      # libm functions it calls ("expf", ...): link with -lm if any
+    src.stack_bytes     # the largest stack footprint of one kernel's temporaries
+    src.static_bytes    # bytes of temporaries kept in static arrays
+    obj = build_c_object(funcs, "c")   # the same, compiled for the host (tests, tc.compile)
+
+Each PrimFunc becomes ``void name(void *p0, void *p1, ...)``, the prototype the AOT entry
+declares; the body casts each pointer to a typed ``T *restrict`` and runs the loops with
+the semantics the LLVM generator gives them (``llvm_ops``: wrapping integers, floor
+division, saturating float-to-int casts, NaN-propagating min/max; bool is one byte in
+memory, float16 is converted by bit manipulation).  Parallel loops run serially,
+vectorized and unrolled loops are plain ``for`` loops (the board's compiler may vectorize
+them).  A temporary (``Allocate``) is a fixed-size array: on the stack up to
+STACK_LIMIT_BYTES, a ``static`` array above (no malloc; the kernels are then not
+reentrant, which a board without threads does not need).  float32 exp, tanh and erf are
+inline functions (``c_math``); other math functions call libm.  No malloc, no stdio, no
+threads, no variable-length arrays.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from .. import __version__
+from ..compiler.artifact import _C_KEYWORDS
+from ..compiler.loops import ir as L
+from ..compiler.te import expr as E
+from .c_expr import MUL, ExprEmitter
+from .c_helpers import C_TYPE, MEM_TYPE, PREFIX, Helpers, canonical, int_literal
+from .errors import CodegenError
+from .llvm_func import RESERVED_NAMES
+from .target import Target
+
+__all__ = ["C_FLAGS", "STACK_LIMIT_BYTES", "CSource", "build_c_object", "emit_c"]
+
+#: temporaries larger than this are static arrays rather than stack arrays
+STACK_LIMIT_BYTES = 16 * 1024
+#: how build_c_object compiles for the host: any warning in generated code is an error
+C_FLAGS = ("-std=c99", "-O2", "-fPIC", "-Wall", "-Wextra", "-Werror")
+_INDENT = "    "
+# identifiers <stdint.h>, <stdbool.h> and <math.h> define (types and object-like macros)
+_LIBRARY_NAMES = frozenset(
+    ["bool", "true", "false", "main", "INFINITY", "NAN", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL",
+     "FP_INFINITE", "FP_NAN", "FP_NORMAL", "FP_SUBNORMAL", "FP_ZERO", "FP_FAST_FMA",
+     "FP_FAST_FMAF", "FP_FAST_FMAL", "FP_ILOGB0", "FP_ILOGBNAN", "MATH_ERRNO",
+     "MATH_ERREXCEPT", "math_errhandling", "INTPTR_MIN", "INTPTR_MAX", "UINTPTR_MAX",
+     "INTMAX_MIN", "INTMAX_MAX", "UINTMAX_MAX", "INTMAX_C", "UINTMAX_C", "PTRDIFF_MIN",
+     "PTRDIFF_MAX", "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX", "SIZE_MAX", "WCHAR_MIN", "WCHAR_MAX",
+     "WINT_MIN", "WINT_MAX"] + list(C_TYPE.values()) + list(MEM_TYPE.values())
+    + [f"{p}INT{k}{n}_{s}" for p in ("", "U") for k in ("", "_LEAST", "_FAST")
+       for n in (8, 16, 32, 64) for s in ("C", "MIN", "MAX")])
+_RESERVED = _C_KEYWORDS | _LIBRARY_NAMES | RESERVED_NAMES
+
+
+@dataclass(frozen=True)
+class CSource:
+    """The result of :func:`emit_c`.
+
+    ``stack_bytes`` is the largest, over the kernels, of the bytes of stack arrays live
+    at once (``kernel_stack_bytes`` per kernel); ``static_bytes`` the total of the static
+    arrays; ``libm_calls`` the libm functions the source calls (empty: no -lm needed).
+    """
+
+    source: str
+    func_names: tuple[str, ...]
+    stack_bytes: int
+    static_bytes: int
+    libm_calls: tuple[str, ...]
+    kernel_stack_bytes: tuple[tuple[str, int], ...] = ()
+
+
+def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
+           stack_limit_bytes: int = STACK_LIMIT_BYTES) -> CSource:
+    """One C99 translation unit defining every function of ``funcs``.
+
+    Raises CodegenError naming the function when one cannot be emitted."""
+    funcs = list(funcs)
+    target = Target.parse(target)
+    if target.kind != "c":
+        raise ValueError(f"the C backend compiles for the 'c' target, not {str(target)!r}")
+    if not funcs:
+        raise ValueError("emit_c needs at least one PrimFunc")
+    names = [f.name for f in funcs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise CodegenError(f"function names must be unique; repeated: {sorted(dup)}")
+    helpers = Helpers()
+    kernels, stacks, static = [], [], 0
+    for func in funcs:
+        if not isinstance(func, L.PrimFunc):
+            raise TypeError(f"emit_c takes PrimFuncs, got {type(func).__name__}")
+        try:
+            em = FunctionEmitter(func, helpers, stack_limit_bytes)
+            kernels.append(em.emit())
+        except CodegenError as e:
+            raise CodegenError(f"cannot compile {func.name}: {e}") from None
+        except Exception as e:  # a bug in tc: still name the function
+            raise CodegenError(f"cannot compile {func.name}: internal code generator error "
+                               f"({type(e).__name__}: {e}); please report it with the PrimFunc"
+                               ) from e
+        stacks.append((func.name, em.stack_bytes))
+        static += em.static_bytes
+    libm = tuple(sorted(helpers.libm))
+    parts = [_file_header(target, funcs, libm, stack_limit_bytes),
+             "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>"]
+    if helpers.source():
+        parts.append(helpers.source())
+    parts.append("\n".join(_prototype(f) + ";" for f in funcs))
+    parts.extend(kernels)
+    return CSource(source="\n\n".join(parts) + "\n", func_names=tuple(names),
+                   stack_bytes=max(b for _, b in stacks), static_bytes=static,
+                   libm_calls=libm, kernel_stack_bytes=tuple(stacks))
+
+
+def build_c_object(funcs: list[L.PrimFunc], target: Target | str = "c") -> bytes:
+    """``emit_c(funcs)`` compiled by the host's C compiler (C_FLAGS) into a relocatable
+    object, for the artifact path that links kernels into a shared library.  Raises
+    ToolchainError with the compiler's output (and the source's path kept) on failure."""
+    from ..runtime import toolchain
+
+    src = emit_c(funcs, target)
+    with tempfile.TemporaryDirectory(prefix="tc-c-") as tmp:
+        c_path, obj_path = os.path.join(tmp, "kernels.c"), os.path.join(tmp, "kernels.o")
+        with open(c_path, "w") as f:
+            f.write(src.source)
+        try:
+            toolchain.run_compiler([*C_FLAGS, "-c", c_path, "-o", obj_path],
+                                   "compiling the generated C kernels")
+        except toolchain.ToolchainError as e:
+            with tempfile.NamedTemporaryFile("w", prefix="tc-kernels-", suffix=".c",
+                                             delete=False) as keep:
+                keep.write(src.source)
+            raise toolchain.ToolchainError(f"{e}\n(the generated C is kept in {keep.name})"
+                                           ) from None
+        with open(obj_path, "rb") as f:
+            return f.read()
+
+
+def _file_header(target: Target, funcs, libm: tuple[str, ...], limit: int) -> str:
+    math = (f"calls libm ({', '.join(libm)}): link with -lm" if libm
+            else "needs no libm (float32 exp/tanh/erf are inline)")
+    kernels = f"{len(funcs)} kernel{'s' if len(funcs) != 1 else ''}"
+    return "\n".join([
+        f"/* Generated by tc {__version__} for target \"{_comment(str(target))}\": {kernels}.",
+        " * Plain C99: no malloc, no threads, no stdio, no variable-length arrays.",
+        f" * Math: {math}.",
+        f" * Temporaries above {limit} bytes are static arrays: the kernels are not reentrant.",
+        " */"])
+
+
+def _comment(text: str) -> str:
+    """``text`` safe inside a C comment (a name may hold "*/" or non-ASCII characters)."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text).replace("*/", "*_/")
+
+
+def _prototype(func: L.PrimFunc) -> str:
+    params = ", ".join(f"void *p{k}" for k in range(len(func.params))) or "void"
+    return f"void {func.name}({params})"
+
+
+def _check_name(func: L.PrimFunc) -> None:
+    name = func.name
+    if not name.isidentifier() or not name.isascii():
+        raise CodegenError(f"function name {name!r} is not a C identifier")
+    if name in _RESERVED or name.startswith(PREFIX):
+        raise CodegenError(f"function name {name!r} is a C keyword, a C library or tc symbol; "
+                           f"rename the kernel")
+    if len(set(map(id, func.params))) != len(func.params):
+        raise CodegenError(f"a buffer appears twice among the parameters of {name}")
+
+
+def _unique_nodes(root):
+    """Every Expr/Stmt under ``root`` once (shared subexpressions visited once)."""
+    seen, stack = set(), [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        yield n
+        stack.extend(E.children(n))
+
+
+def _stack_bytes(s: L.Stmt, limit: int) -> int:
+    """Bytes of stack arrays live at once under ``s`` at most."""
+    if isinstance(s, L.Allocate):
+        own = s.buffer.nbytes if s.buffer.nbytes <= limit else 0
+        return own + _stack_bytes(s.body, limit)
+    if isinstance(s, L.Seq):
+        return max((_stack_bytes(x, limit) for x in s.stmts), default=0)
+    if isinstance(s, (L.For, L.LetStmt)):
+        return _stack_bytes(s.body, limit)
+    if isinstance(s, L.IfThenElse):
+        return max(_stack_bytes(s.then_case, limit),
+                   _stack_bytes(s.else_case, limit) if s.else_case is not None else 0)
+    return 0
+
+
+class FunctionEmitter:
+    """Emits one PrimFunc as a C function definition."""
+
+    def __init__(self, func: L.PrimFunc, helpers: Helpers, stack_limit: int):
+        self.func, self.limit = func, stack_limit
+        self.ex = ExprEmitter(helpers)
+        self.lines: list[str] = []
+        self.depth = 1
+        self.used = set(_RESERVED) | {f"p{k}" for k in range(len(func.params))}
+        self.stack_bytes = _stack_bytes(func.body, stack_limit)
+        self.static_bytes = 0
+        self.n_temps = 0
+
+    def fresh(self, hint: str) -> str:
+        """A C identifier not used before in this function, close to ``hint``."""
+        base = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_"
+                       for ch in hint) or "v"
+        if base[0].isdigit() or base[0] == "_" or base.startswith(PREFIX):
+            base = "v" + ("" if base[0] == "_" else "_") + base
+        name, k = base, 0
+        while name in self.used:
+            k += 1
+            name = f"{base}_{k}"
+        self.used.add(name)
+        return name
+
+    def line(self, text: str) -> None:
+        self.lines.append(_INDENT * self.depth + text)
+
+    # --- the function ------------------------------------------------------------------
+
+    def emit(self) -> str:
+        func = self.func
+        _check_name(func)
+        loaded, stored = set(), set()
+        for n in _unique_nodes(func.body):
+            if isinstance(n, L.Load):
+                loaded.add(n.buffer)
+            elif isinstance(n, L.Store):
+                stored.add(n.buffer)
+        header = [f" * {func.name}: {len(func.params)} buffers"]
+        for k, buf in enumerate(func.params):
+            mem = MEM_TYPE[canonical(buf.dtype)]
+            use = ("read, written" if buf in loaded and buf in stored else "written"
+                   if buf in stored else "read" if buf in loaded else "unused")
+            header.append(f" *   p{k} {_comment(buf.name)}: {buf.dtype}{list(buf.shape)}, {use}")
+            if buf not in loaded and buf not in stored:
+                self.line(f"(void)p{k};")
+                continue
+            name = self.fresh(buf.name)
+            qual = "" if buf in stored else "const "
+            self.line(f"{qual}{mem} *restrict {name} = ({qual}{mem} *)p{k};")
+            self.ex.buffers[buf] = name
+        self.stmt(func.body)
+        # emitted after the body, which counts the static arrays
+        header.append(f" * temporaries: {self.stack_bytes} bytes on the stack, "
+                      f"{self.static_bytes} in static arrays")
+        return "\n".join(["/*", *header, " */", _prototype(func), "{", *self.lines, "}"])
+
+    # --- statements ----------------------------------------------------------------------
+
+    def stmt(self, s: L.Stmt) -> None:
+        method = getattr(self, f"_stmt_{type(s).__name__}", None)
+        if method is None:
+            raise CodegenError(f"unknown statement {type(s).__name__}")
+        method(s)
+
+    def _stmt_Seq(self, s: L.Seq) -> None:
+        for x in s.stmts:
+            self.stmt(x)
+
+    def _stmt_Store(self, s: L.Store) -> None:
+        if s.value.dtype != s.buffer.dtype:
+            raise CodegenError(f"store of a {s.value.dtype} value into {s.buffer.dtype} buffer "
+                               f"{s.buffer.name!r}; insert a cast")
+        if not E.is_int(s.index.dtype):
+            raise CodegenError(f"index {s.index} has dtype {s.index.dtype}; indices must be "
+                               f"integers")
+        with self.hoisted([s.index, s.value]):
+            target = f"{self.ex.buffer(s.buffer)}[{self.ex.expr(s.index).text}]"
+            value = self.ex.expr(s.value).text
+            if canonical(s.buffer.dtype) == "float16":
+                value = f"{self.ex.lib.need('f32_to_f16')}({value})"
+            self.line(f"{target} = {value};")
+
+    def _stmt_IfThenElse(self, s: L.IfThenElse) -> None:
+        with self.hoisted([s.cond]):
+            cond = self.ex.condition(s.cond).text
+        self.block(f"if ({cond})", s.then_case)
+        if s.else_case is not None:
+            self.lines[-1] += " else {"
+            self.depth += 1
+            self.stmt(s.else_case)
+            self.depth -= 1
+            self.line("}")
+
+    def _stmt_LetStmt(self, s: L.LetStmt) -> None:
+        if s.var.dtype != s.value.dtype:
+            raise CodegenError(f"let {s.var.name} ({s.var.dtype}) is bound to a "
+                               f"{s.value.dtype} value; insert a cast")
+        if not any(n is s.var for n in _unique_nodes(s.body)):
+            self.stmt(s.body)  # an unused binding (its value has no side effects)
+            return
+        with self.hoisted([s.value]):
+            value = self.ex.expr(s.value).text
+        name = self.fresh(s.var.name)
+        self.line(f"const {C_TYPE[canonical(s.var.dtype)]} {name} = {value};")
+        if self.ex.reads_memory(s.value):
+            self.ex.data_vars.add(s.var)
+        if self.ex.nonneg(s.value):
+            self.ex.nonneg_vars.add(s.var)
+        with self.bound(s.var, name):
+            self.stmt(s.body)
+
+    def _stmt_Allocate(self, s: L.Allocate) -> None:
+        buf = s.buffer
+        if buf in self.ex.buffers:
+            raise CodegenError(f"buffer {buf.name!r} is allocated twice")
+        name = self.fresh(buf.name)
+        mem = MEM_TYPE[canonical(buf.dtype)]
+        shape = f"{buf.dtype}{list(buf.shape)}"
+        if buf.nbytes > self.limit:
+            self.static_bytes += buf.nbytes
+            self.line(f"static {mem} {name}[{max(buf.size, 1)}]; /* {shape}: "
+                      f"{buf.nbytes} bytes, static (over {self.limit}) */")
+        else:
+            self.line(f"{mem} {name}[{max(buf.size, 1)}]; /* {shape} */")
+        self.ex.buffers[buf] = name
+        try:
+            self.stmt(s.body)
+        finally:
+            del self.ex.buffers[buf]
+
+    def _stmt_For(self, s: L.For) -> None:
+        if not (E.is_int(s.var.dtype) and E.is_int(s.min.dtype) and E.is_int(s.extent.dtype)):
+            raise CodegenError(f"loop {s.var.name}: variable, min and extent must be integers")
+        dtype = canonical(s.var.dtype)
+        ctype = C_TYPE[dtype]
+        with self.hoisted([s.min, s.extent]):
+            lo = self.ex.convert(s.min.dtype, dtype, self.ex.expr(s.min))
+            ext = self.ex.convert(s.extent.dtype, dtype, self.ex.expr(s.extent))
+        v = self.fresh(s.var.name)
+        if isinstance(s.min, E.Const) and isinstance(s.extent, E.Const):
+            stop = int_literal(s.min.value + s.extent.value, dtype)
+            init, cond = f"{v} = {lo.text}", f"{v} < {stop}"
+        elif (_is_zero(s.min) and isinstance(s.extent, (E.Const, E.Var))
+              and not self.ex.reads_memory(s.extent)):
+            init, cond = f"{v} = {lo.text}", f"{v} < {ext.text}"
+        else:  # the bounds are evaluated once, as LLVM does
+            end = self.fresh(f"{v}_end")
+            stop = ext.text if _is_zero(s.min) else f"{v} + {ext.at(MUL)}"
+            init, cond = f"{v} = {lo.text}, {end} = {stop}", f"{v} < {end}"
+        kind = "" if s.kind == L.SERIAL else f" /* {s.kind} */"
+        if self.ex.nonneg(s.min):
+            self.ex.nonneg_vars.add(s.var)
+        with self.bound(s.var, v):
+            self.block(f"for ({ctype} {init}; {cond}; ++{v})", s.body, kind)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def block(self, header: str, body: L.Stmt, comment: str = "") -> None:
+        """``header {`` body ``}``."""
+        self.line(f"{header} {{{comment}")
+        self.depth += 1
+        self.stmt(body)
+        self.depth -= 1
+        self.line("}")
+
+    def bound(self, var: E.Var, name: str):
+        """Bind ``var`` to the C identifier ``name`` for a ``with`` block."""
+        return _Binding(self.ex.names, var, name)
+
+    def hoisted(self, roots: list[E.Expr]):
+        """A ``with`` block in which every subexpression that ``roots`` share (the same
+        node reached twice, as inlining makes) is a ``const`` temporary declared before
+        the statement, so each is computed and printed once.  Every C operation the
+        generator emits is total (division by zero, shifts and float-to-int conversions
+        are defined), and loop IR only loads in bounds even under a Select, so computing
+        a shared value unconditionally is safe."""
+        counts: dict[int, int] = {}
+        order: list[E.Expr] = []
+
+        def visit(n):
+            k = id(n)
+            if k in counts:
+                counts[k] += 1
+                return
+            counts[k] = 1
+            for c in E.children(n):
+                visit(c)
+            order.append(n)
+
+        for r in roots:
+            visit(r)
+        shared = [n for n in order if counts[id(n)] > 1 and not isinstance(n, (E.Var, E.Const))]
+        for n in shared:
+            text = self.ex.expr(n).text
+            dtype = canonical(n.buffer.dtype if isinstance(n, L.Load) else n.dtype)
+            name = self.fresh(f"t{self.n_temps}")
+            self.n_temps += 1
+            self.line(f"const {C_TYPE[dtype]} {name} = {text};")
+            self.ex.temps[id(n)] = name
+        return _Temps(self.ex.temps, [id(n) for n in shared])
+
+
+def _is_zero(e: E.Expr) -> bool:
+    return isinstance(e, E.Const) and e.value == 0
+
+
+class _Binding:
+    def __init__(self, names: dict, var: E.Var, name: str):
+        self.names, self.var, self.name = names, var, name
+
+    def __enter__(self):
+        self.old = self.names.get(self.var)
+        self.names[self.var] = self.name
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del self.names[self.var]
+        else:
+            self.names[self.var] = self.old
+
+
+class _Temps:
+    def __init__(self, temps: dict, keys: list[int]):
+        self.temps, self.keys = temps, keys
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for k in self.keys:
+            self.temps.pop(k, None)
