@@ -44,6 +44,33 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
     return module
 
 
+def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=None,
+                    dump_ir=None, footprint: bool = True):
+    """Import ``model`` and write the folder of sources a board's toolchain builds
+    (``tc.compiler.board_artifact``) for ``target`` (``"c"``, or an LLVM target of
+    another architecture) into ``folder``.
+
+    Returns the BuildReport; with ``footprint`` its ``footprint`` attribute holds the
+    sizes measured by compiling the folder (``tc.compiler.footprint``)."""
+    from .compiler.build import build, is_board_build
+    from .compiler.footprint import board_compiler, measure_footprint
+    from .targets.target import Target
+
+    target = target if isinstance(target, Target) else Target.parse(target)
+    if not is_board_build(target, folder):
+        raise ValueError(f"{target} builds a shared library for this machine, not a board "
+                         "folder: use tc.compile, or the c target")
+    graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
+                                           example_inputs=example_inputs)
+    report = build(graph, target, str(folder), dump_dir=dump_ir)
+    report.seconds = {**frontend_seconds, **report.seconds}
+    if footprint:
+        cc, cflags = board_compiler(target)
+        report.footprint = measure_footprint(folder, cc, cflags, report.constant_bytes,
+                                             report.workspace_bytes)
+    return report
+
+
 def import_graph(model, *, input_shapes=None, example_inputs=None):
     """``model`` as tc's graph IR, with the seconds each frontend phase took.
 

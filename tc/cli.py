@@ -24,22 +24,27 @@ def _spec(s) -> str:
     return f"{s['name']}: {s['dtype']}[{', '.join(map(str, s['shape']))}]"
 
 
-def print_summary(module, path: str, seconds: float, report_passes: bool, out=None) -> None:
-    """The short summary tc-build prints; with ``report_passes`` the per-pass table too
-    (to ``out``, default the current ``sys.stdout``)."""
+def print_summary(rep, path: str, seconds: float, report_passes: bool, out=None) -> None:
+    """The short summary tc-build prints of a BuildReport; with ``report_passes`` the
+    per-pass table too; the footprint of a board folder (to ``out``, default the current
+    ``sys.stdout``)."""
     out = out or sys.stdout
-    rep = module.build_report
-    meta = module.metadata
-    print(f"built {path} for {meta.get('target')} in {seconds:.2f} s", file=out)
+    print(f"built {path} for {rep.target} in {seconds:.2f} s", file=out)
     print(f"  frontend: {_frontend_times(rep.seconds)}", file=out)
-    for s in meta["inputs"]:
+    for s in rep.inputs:
         print(f"  input   {_spec(s)}", file=out)
-    for s in meta["outputs"]:
+    for s in rep.outputs:
         print(f"  output  {_spec(s)}", file=out)
     print(f"  kernels {rep.kernels} calls, {rep.unique_kernels} distinct functions", file=out)
     mem = rep.memory
+    scratch = rep.workspace_bytes - mem.arena_bytes
     print(f"  workspace {_fmt_bytes(mem.arena_bytes)} (lower bound {_fmt_bytes(mem.lower_bound)}, "
-          f"naive {_fmt_bytes(mem.naive_bytes)}); constants {_fmt_bytes(rep.constant_bytes)}", file=out)
+          f"naive {_fmt_bytes(mem.naive_bytes)})"
+          + (f" + {_fmt_bytes(scratch)} kernel scratch" if scratch > 0 else "")
+          + f"; constants {_fmt_bytes(rep.constant_bytes)}", file=out)
+    if rep.footprint is not None:
+        for line in rep.footprint.lines():
+            print(f"  {line}", file=out)
     if report_passes:
         print("  passes:", file=out)
         for p in rep.passes:
@@ -123,9 +128,11 @@ def build_main(argv: list[str] | None = None) -> int:
                                  "into one self-contained shared library.")
     ap.add_argument("model", nargs="?", help="an .onnx file, a torch.export .pt2 file, or "
                     "MODULE:CALLABLE, a function returning a torch nn.Module")
-    ap.add_argument("-o", "--output", help="the artifact to write (default: MODEL.so)")
-    ap.add_argument("--target", default="llvm", help='target string, e.g. "llvm", '
-                    '"llvm -mcpu=znver3" (default: llvm for this host)')
+    ap.add_argument("-o", "--output", help="the artifact to write (default: MODEL.so, or for "
+                    "a board target the folder MODEL_c/ or MODEL_<arch>/)")
+    ap.add_argument("--target", default="llvm", help='target string: "llvm" (this host), '
+                    '"llvm -mcpu=znver3", "c" (C99 sources for a board: a folder), '
+                    '"llvm -mtriple=aarch64-linux-gnu" (an object for another architecture)')
     ap.add_argument("--input-shape", action="append", metavar="[NAME=]D0,D1,...",
                     help="ONNX: NAME=D0,... fixes the shape of an input whose dims are symbolic; "
                     "PyTorch: the shape of each forward argument, in order or by parameter "
@@ -146,9 +153,11 @@ def build_main(argv: list[str] | None = None) -> int:
     if not args.example and not args.model:
         ap.error("give a model path, or --example")
 
-    from ._compile import compile_model
+    from ._compile import build_for_board, compile_model
     from .cli_models import UsageError, resolve_model
+    from .compiler.build import is_board_build
     from .frontends.onnx import FrontendError
+    from .targets.target import Target
 
     t0 = time.perf_counter()
     try:
@@ -159,14 +168,26 @@ def build_main(argv: list[str] | None = None) -> int:
         else:
             model, default_out, example_inputs, shapes = resolve_model(
                 args.model, args.input_shape, args.input_dtype)
-        output = args.output or default_out
-        module = compile_model(model, args.target, input_shapes=shapes,
-                               example_inputs=example_inputs, dump_ir=args.dump_ir,
-                               output_path=output)
-    except (UsageError, FrontendError, ValueError) as e:
+        target = Target.parse(args.target)
+        board = is_board_build(target, args.output or "")
+        if board and args.example:
+            raise UsageError("--example runs the model here; build it for this host, "
+                             "or drop --example to write the board folder")
+        if board:
+            arch = "c" if target.kind == "c" else target.triple.split("-")[0]
+            output = args.output or default_out.removesuffix(".so") + f"_{arch}"
+            report = build_for_board(model, target, output, input_shapes=shapes,
+                                     example_inputs=example_inputs, dump_ir=args.dump_ir)
+        else:
+            output = args.output or default_out
+            module = compile_model(model, target, input_shapes=shapes,
+                                   example_inputs=example_inputs, dump_ir=args.dump_ir,
+                                   output_path=output)
+            report = module.build_report
+    except (UsageError, FrontendError, ValueError, RuntimeError) as e:
         print(f"tc-build: error: {e}", file=sys.stderr)
         return 1
-    print_summary(module, output, time.perf_counter() - t0, args.report)
+    print_summary(report, output, time.perf_counter() - t0, args.report)
     if args.example:
         _run_example(module, model)
     return 0

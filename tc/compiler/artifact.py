@@ -227,11 +227,14 @@ def _null_checks(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
     ]
 
 
-def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) -> str:
+def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
+                       profiling: bool = True, constants_definition: str | None = None) -> str:
     """The C source of the AOT entry: metadata, workspace size, ``tc_model_run``
-    calling ``plan.steps`` in order and ``tc_model_profile`` doing the same while timing
-    each step. Needs tc_runtime.h on the include path and, when the
-    plan has constants, a 64-byte aligned ``tc_model_constants`` symbol holding them."""
+    calling ``plan.steps`` in order and, with ``profiling``, ``tc_model_profile`` doing
+    the same while timing each step (with POSIX ``clock_gettime``: boards without an OS
+    build the entry without it). Needs tc_runtime.h on the include path and, when the
+    plan has constants, a 64-byte aligned ``tc_model_constants`` symbol holding them
+    (or ``constants_definition``, C source defining that array, to put in its place)."""
     validate_plan(plan)
     arities = kernel_arities(plan)
     metadata = _json_one_key_per_line(artifact_metadata(plan, target_triple))
@@ -239,13 +242,13 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
             for ref in (step.args if isinstance(step, KernelCall) else (step.src, step.dst))}
     ws_used, cst_used = WORKSPACE in used, CONSTANT in used
 
-    lines = [
-        "/* AOT entry of a tc artifact: generated code, do not edit. */",
-        "#define _POSIX_C_SOURCE 199309L /* clock_gettime */",
-        "#include <stddef.h>",
-        "#include <stdint.h>",
-        "#include <string.h>",
-        "#include <time.h>",
+    lines = ["/* AOT entry of a tc artifact: generated code, do not edit. */"]
+    if profiling:
+        lines.append("#define _POSIX_C_SOURCE 199309L /* clock_gettime */")
+    lines += ["#include <stddef.h>", "#include <stdint.h>", "#include <string.h>"]
+    if profiling:
+        lines.append("#include <time.h>")
+    lines += [
         "",
         '#include "tc_runtime.h"',
         "",
@@ -256,7 +259,9 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
             params = ", ".join(["void *"] * arity) or "void"
             lines.append(f"void {name}({params});")
         lines.append("")
-    if plan.constants:
+    if plan.constants and constants_definition is not None:
+        lines.append(constants_definition)
+    elif plan.constants:
         lines += [f"/* {len(plan.constants)} bytes of weights, 64-byte aligned, read-only */",
                   f"extern const unsigned char {CONSTANTS_SYMBOL}[];", ""]
     elif cst_used:  # only zero-byte constants: a valid address that is never read
@@ -276,12 +281,20 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
         f"    return (size_t){plan.workspace_bytes};",
         "}",
         "",
-        "static double now_seconds(void) {",
-        "    struct timespec ts;",
-        "    clock_gettime(CLOCK_MONOTONIC, &ts);",
-        "    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;",
-        "}",
-        "",
+    ]
+    if profiling:
+        lines += [
+            "static double now_seconds(void) {",
+            "    struct timespec ts;",
+            "    clock_gettime(CLOCK_MONOTONIC, &ts);",
+            "    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;",
+            "}",
+            "",
+        ]
+    else:
+        lines += ["static double now_seconds(void) { return 0.0; } /* no clock on this target */",
+                  ""]
+    lines += [
         "/* Validates the arguments, runs every step; when seconds is not NULL, adds each",
         "   step's wall time to seconds[step]. */",
         "static int run_steps(const char *who, void *const *inputs, void *const *outputs,",
@@ -326,14 +339,17 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None) ->
         '    return run_steps("tc_model_run", inputs, outputs, workspace, NULL);',
         "}",
         "",
-        f"/* As tc_model_run, adding each step's seconds to step_seconds[0..{len(plan.steps)}) "
-        "(metadata \"steps\" names them). */",
-        "int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,",
-        "                     double *step_seconds) {",
-        '    return run_steps("tc_model_profile", inputs, outputs, workspace, step_seconds);',
-        "}",
-        "",
     ]
+    if profiling:
+        lines += [
+            f"/* As tc_model_run, adding each step's seconds to step_seconds[0..{len(plan.steps)}) "
+            "(metadata \"steps\" names them). */",
+            "int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,",
+            "                     double *step_seconds) {",
+            '    return run_steps("tc_model_profile", inputs, outputs, workspace, step_seconds);',
+            "}",
+            "",
+        ]
     return "\n".join(lines)
 
 

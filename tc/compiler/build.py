@@ -38,7 +38,12 @@ class BuildReport:
     unique_kernels: int = 0       # distinct compiled functions
     memory: MemoryPlan | None = None
     constant_bytes: int = 0
+    workspace_bytes: int = 0      # the arena plus kernels' scratch: what tc_model_run needs
+    target: str = ""
+    inputs: list[dict] = field(default_factory=list)   # name, shape, dtype (as in metadata)
+    outputs: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    footprint: object = None      # a footprint.Footprint, for board folders
 
     @property
     def total_seconds(self) -> float:
@@ -111,9 +116,26 @@ def _func_key(func) -> str:
     return str(PrimFunc("kernel", func.params, func.body, func.attrs))
 
 
+def is_board_build(target, output_path) -> bool:
+    """Whether ``build`` writes a folder of sources for a board's toolchain (the "c"
+    target to a path not ending in .so, or an LLVM target for another architecture)
+    rather than a shared library this machine loads."""
+    if target.kind == "c":
+        return not str(output_path).endswith(".so")
+    return target.kind == "llvm" and not target.is_host
+
+
 def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -> BuildReport:
-    """Compile ``graph`` for ``target`` into the shared library ``output_path``."""
-    from .artifact import write_artifact
+    """Compile ``graph`` for ``target`` into ``output_path``: a shared library, or for
+    a board (``is_board_build``) a folder of sources (``board_artifact``)."""
+    from .artifact import artifact_metadata, write_artifact
+    from .board_artifact import write_board_folder
+
+    board = is_board_build(target, output_path)
+    if board and str(output_path).endswith(".so"):
+        raise ValueError(f"{target} is not this machine's architecture: tc writes a folder of "
+                         f"sources and an object for it; give a folder as the output, not "
+                         f"{output_path!r}")
 
     report = BuildReport()
     dump_dir = dump_dir or os.environ.get("TC_DUMP_IR") or None
@@ -145,27 +167,58 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
     report.seconds["lower"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    # a graph whose outputs are all inputs or constants needs no kernel, only copies
-    object_code = compile_kernels(funcs, target) if funcs else b""
+    c_source = None
+    if target.kind == "c" and funcs:
+        from ..targets.c import emit_c
+
+        c_source = emit_c(funcs, target)
+    if board:
+        kernels = board_kernels(funcs, target, c_source)
+    else:
+        # a graph whose outputs are all inputs or constants needs no kernel, only copies
+        object_code = compile_kernels(funcs, target, c_source) if funcs else b""
     report.seconds["codegen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = make_execution_plan(graph, calls, storage, target)
+    scratch = dict(c_source.scratch_bytes) if c_source is not None else {}
+    plan = make_execution_plan(graph, calls, storage, target, scratch)
     report.memory = storage.memory
     report.constant_bytes = len(plan.constants)
+    report.workspace_bytes = plan.workspace_bytes
+    meta = artifact_metadata(plan)
+    report.target, report.inputs, report.outputs = str(target), meta["inputs"], meta["outputs"]
     report.kernels, report.unique_kernels = len(calls), len(funcs)
-    write_artifact(output_path, object_code, plan)
-    report.seconds["link"] = time.perf_counter() - t0
+    if board:
+        write_board_folder(output_path, kernels, plan, str(target))
+        report.seconds["write"] = time.perf_counter() - t0
+    else:
+        write_artifact(output_path, object_code, plan)
+        report.seconds["link"] = time.perf_counter() - t0
     return report
 
 
-def compile_kernels(funcs: list, target) -> bytes:
-    """The kernels as a relocatable object for the host: from the C code generator for
-    the "c" target (compiled by the host's C compiler), else from LLVM."""
-    if target.kind == "c":
-        from ..targets.c import build_c_object
+def board_kernels(funcs: list, target, c_source=None):
+    """The kernels of a board folder: ``c_source`` for the "c" target, else an LLVM
+    object for the target's triple (which may call the runtime's thread pool)."""
+    from .board_artifact import BoardKernels
 
-        return build_c_object(funcs, target)
+    if target.kind == "c":
+        return BoardKernels(c_source=c_source.source if c_source else "",
+                            libm_calls=c_source.libm_calls if c_source else ())
+    from ..targets.llvm import build_llvm
+
+    return BoardKernels(object_code=build_llvm(funcs, target).object_code if funcs else None,
+                        needs_threads=True)
+
+
+def compile_kernels(funcs: list, target, c_source=None) -> bytes:
+    """The kernels as a relocatable object for the host: ``c_source`` (the C code
+    generator's output for the "c" target) compiled by the host's C compiler, else
+    LLVM's."""
+    if c_source is not None:
+        from ..targets.c import compile_c_source
+
+        return compile_c_source(c_source)
     from ..targets.llvm import build_llvm
 
     return build_llvm(funcs, target).object_code
@@ -199,9 +252,14 @@ def external_values(graph: Graph) -> set[str]:
 
 
 def make_execution_plan(graph: Graph, calls: list[tuple[Group, str, int]],
-                        storage: StorageAssignment,
-                        target) -> P.ExecutionPlan:
-    """Resolve every kernel argument to an input, output, arena slot or constant."""
+                        storage: StorageAssignment, target,
+                        scratch: dict[str, int] | None = None) -> P.ExecutionPlan:
+    """Resolve every kernel argument to an input, output, arena slot or constant.
+
+    ``scratch`` maps kernels that keep temporaries in the workspace to the bytes they
+    need: each gets one more argument, a scratch region after the arena's tensors that
+    all of them share (they run one after another), and the workspace grows by the
+    largest."""
     input_pos = {v.name: i for i, v in enumerate(graph.inputs)}
     output_pos: dict[str, int] = {}
     for j, v in enumerate(graph.outputs):
@@ -221,7 +279,11 @@ def make_execution_plan(graph: Graph, calls: list[tuple[Group, str, int]],
             return P.TensorRef(P.OUTPUT, output_pos[v.name])
         return P.TensorRef(P.WORKSPACE, storage.offset(v.name))
 
-    steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs),
+    scratch = scratch or {}
+    scratch_at = -(-storage.memory.arena_bytes // 64) * 64
+    scratch_ref = (P.TensorRef(P.WORKSPACE, scratch_at),)
+    steps: list = [P.KernelCall(name, tuple(ref(v) for v in g.inputs + g.outputs)
+                                + (scratch_ref if name in scratch else ()),
                                 group_label(g), flops)
                    for g, name, flops in calls]
     # outputs not written by a kernel: graph inputs, constants, or an output listed twice
@@ -233,7 +295,8 @@ def make_execution_plan(graph: Graph, calls: list[tuple[Group, str, int]],
         inputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.inputs),
         outputs=tuple(P.TensorSpec(v.name, v.type.shape, v.type.dtype) for v in graph.outputs),
         steps=tuple(steps),
-        workspace_bytes=storage.memory.arena_bytes,
+        workspace_bytes=(scratch_at + max(scratch.values()) if scratch
+                         else storage.memory.arena_bytes),
         constants=blob,
         metadata={"target": str(target), "tc_version": __version__, "graph": graph.name},
     )

@@ -4,7 +4,7 @@
     src.source          # the C text: every kernel, and the static inline helpers they use
     src.libm_calls      # libm functions it calls ("expf", ...): link with -lm if any
     src.stack_bytes     # the largest stack footprint of one kernel's temporaries
-    src.static_bytes    # bytes of temporaries kept in static arrays
+    src.scratch_bytes   # kernel -> workspace bytes for its large temporaries
     obj = build_c_object(funcs, "c")   # the same, compiled for the host (tests, tc.compile)
 
 Each PrimFunc becomes ``void name(void *p0, void *p1, ...)``, the prototype the AOT entry
@@ -13,9 +13,11 @@ the semantics the LLVM generator gives them (``llvm_ops``: wrapping integers, fl
 division, saturating float-to-int casts, NaN-propagating min/max; bool is one byte in
 memory, float16 is converted by bit manipulation).  Parallel loops run serially,
 vectorized and unrolled loops are plain ``for`` loops (the board's compiler may vectorize
-them).  A temporary (``Allocate``) is a fixed-size array: on the stack up to
-STACK_LIMIT_BYTES, a ``static`` array above (no malloc; the kernels are then not
-reentrant, which a board without threads does not need).  float32 exp, tanh and erf are
+them).  A temporary (``Allocate``) is a fixed-size array on the stack up to
+STACK_LIMIT_BYTES; a larger one lives in the caller's workspace: the kernel takes one
+more pointer, to scratch space the AOT plan reserves after the arena's tensors and every
+such kernel shares (kernels run one at a time), so no malloc, no static RAM, and the
+kernels stay reentrant.  float32 exp, tanh and erf are
 inline functions (``c_math``); other math functions call libm.  No malloc, no stdio, no
 threads, no variable-length arrays.
 """
@@ -35,10 +37,11 @@ from .errors import CodegenError
 from .llvm_func import RESERVED_NAMES
 from .target import Target
 
-__all__ = ["C_FLAGS", "STACK_LIMIT_BYTES", "CSource", "build_c_object", "emit_c"]
+__all__ = ["C_FLAGS", "STACK_LIMIT_BYTES", "CSource", "build_c_object", "compile_c_source", "emit_c"]
 
-#: temporaries larger than this are static arrays rather than stack arrays
-STACK_LIMIT_BYTES = 16 * 1024
+SCRATCH_ALIGN = 64
+#: temporaries larger than this live in the workspace rather than on the stack
+STACK_LIMIT_BYTES = 4 * 1024  # microcontrollers run with stacks of a few KiB
 #: how build_c_object compiles for the host: any warning in generated code is an error
 C_FLAGS = ("-std=c99", "-O2", "-fPIC", "-Wall", "-Wextra", "-Werror")
 _INDENT = "    "
@@ -61,25 +64,34 @@ class CSource:
     """The result of :func:`emit_c`.
 
     ``stack_bytes`` is the largest, over the kernels, of the bytes of stack arrays live
-    at once (``kernel_stack_bytes`` per kernel); ``static_bytes`` the total of the static
-    arrays; ``libm_calls`` the libm functions the source calls (empty: no -lm needed).
+    at once (``kernel_stack_bytes`` per kernel); ``scratch_bytes`` maps each kernel that
+    keeps larger temporaries in the workspace to the bytes it needs there (such a kernel
+    takes one more pointer, after its buffers: the start of that scratch space, 64-byte
+    aligned); ``libm_calls`` the libm functions the source calls (empty: no -lm needed).
     """
 
     source: str
     func_names: tuple[str, ...]
     stack_bytes: int
-    static_bytes: int
     libm_calls: tuple[str, ...]
     kernel_stack_bytes: tuple[tuple[str, int], ...] = ()
+    scratch_bytes: tuple[tuple[str, int], ...] = ()
 
 
 def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
-           stack_limit_bytes: int = STACK_LIMIT_BYTES) -> CSource:
-    """One C99 translation unit defining every function of ``funcs``.
+           stack_limit_bytes: int | None = None) -> CSource:
+    """One C99 translation unit defining every function of ``funcs``.  Temporaries
+    larger than ``stack_limit_bytes`` (default: the target's ``-stack-limit=BYTES``
+    option, else STACK_LIMIT_BYTES) go to the workspace.
 
     Raises CodegenError naming the function when one cannot be emitted."""
     funcs = list(funcs)
     target = Target.parse(target)
+    if stack_limit_bytes is None:
+        limit = target.option("stack-limit", str(STACK_LIMIT_BYTES))
+        if not limit.isdigit():
+            raise ValueError(f"-stack-limit={limit} in {str(target)!r}: give a number of bytes")
+        stack_limit_bytes = int(limit)
     if target.kind != "c":
         raise ValueError(f"the C backend compiles for the 'c' target, not {str(target)!r}")
     if not funcs:
@@ -89,7 +101,7 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
     if dup:
         raise CodegenError(f"function names must be unique; repeated: {sorted(dup)}")
     helpers = Helpers()
-    kernels, stacks, static = [], [], 0
+    kernels, stacks, scratch = [], [], []
     for func in funcs:
         if not isinstance(func, L.PrimFunc):
             raise TypeError(f"emit_c takes PrimFuncs, got {type(func).__name__}")
@@ -103,26 +115,32 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
                                f"({type(e).__name__}: {e}); please report it with the PrimFunc"
                                ) from e
         stacks.append((func.name, em.stack_bytes))
-        static += em.static_bytes
+        if em.scratch_bytes:
+            scratch.append((func.name, em.scratch_bytes))
     libm = tuple(sorted(helpers.libm))
     parts = [_file_header(target, funcs, libm, stack_limit_bytes),
              "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>"]
     if helpers.source():
         parts.append(helpers.source())
-    parts.append("\n".join(_prototype(f) + ";" for f in funcs))
+    needs = dict(scratch)
+    parts.append("\n".join(_prototype(f, f.name in needs) + ";" for f in funcs))
     parts.extend(kernels)
     return CSource(source="\n\n".join(parts) + "\n", func_names=tuple(names),
-                   stack_bytes=max(b for _, b in stacks), static_bytes=static,
-                   libm_calls=libm, kernel_stack_bytes=tuple(stacks))
+                   stack_bytes=max(b for _, b in stacks), libm_calls=libm,
+                   kernel_stack_bytes=tuple(stacks), scratch_bytes=tuple(scratch))
 
 
 def build_c_object(funcs: list[L.PrimFunc], target: Target | str = "c") -> bytes:
-    """``emit_c(funcs)`` compiled by the host's C compiler (C_FLAGS) into a relocatable
-    object, for the artifact path that links kernels into a shared library.  Raises
-    ToolchainError with the compiler's output (and the source's path kept) on failure."""
+    """``emit_c(funcs)`` compiled for the host (see ``compile_c_source``)."""
+    return compile_c_source(emit_c(funcs, target))
+
+
+def compile_c_source(src: CSource) -> bytes:
+    """``src`` compiled by the host's C compiler (C_FLAGS) into a relocatable object, for
+    the artifact path that links kernels into a shared library.  Raises ToolchainError
+    with the compiler's output (and the source's path kept) on failure."""
     from ..runtime import toolchain
 
-    src = emit_c(funcs, target)
     with tempfile.TemporaryDirectory(prefix="tc-c-") as tmp:
         c_path, obj_path = os.path.join(tmp, "kernels.c"), os.path.join(tmp, "kernels.o")
         with open(c_path, "w") as f:
@@ -148,7 +166,7 @@ def _file_header(target: Target, funcs, libm: tuple[str, ...], limit: int) -> st
         f"/* Generated by tc {__version__} for target \"{_comment(str(target))}\": {kernels}.",
         " * Plain C99: no malloc, no threads, no stdio, no variable-length arrays.",
         f" * Math: {math}.",
-        f" * Temporaries above {limit} bytes are static arrays: the kernels are not reentrant.",
+        f" * Temporaries above {limit} bytes live in the caller's workspace (a last argument).",
         " */"])
 
 
@@ -157,8 +175,9 @@ def _comment(text: str) -> str:
     return "".join(ch if " " <= ch <= "~" else "?" for ch in text).replace("*/", "*_/")
 
 
-def _prototype(func: L.PrimFunc) -> str:
-    params = ", ".join(f"void *p{k}" for k in range(len(func.params))) or "void"
+def _prototype(func: L.PrimFunc, scratch: bool) -> str:
+    count = len(func.params) + (1 if scratch else 0)
+    params = ", ".join(f"void *p{k}" for k in range(count)) or "void"
     return f"void {func.name}({params})"
 
 
@@ -185,19 +204,25 @@ def _unique_nodes(root):
         stack.extend(E.children(n))
 
 
-def _stack_bytes(s: L.Stmt, limit: int) -> int:
-    """Bytes of stack arrays live at once under ``s`` at most."""
+def _live_bytes(s: L.Stmt, size) -> int:
+    """The most bytes of temporaries live at once under ``s``, each counted as
+    ``size(buffer)`` (0 for those kept elsewhere)."""
     if isinstance(s, L.Allocate):
-        own = s.buffer.nbytes if s.buffer.nbytes <= limit else 0
-        return own + _stack_bytes(s.body, limit)
+        return size(s.buffer) + _live_bytes(s.body, size)
     if isinstance(s, L.Seq):
-        return max((_stack_bytes(x, limit) for x in s.stmts), default=0)
+        return max((_live_bytes(x, size) for x in s.stmts), default=0)
     if isinstance(s, (L.For, L.LetStmt)):
-        return _stack_bytes(s.body, limit)
+        return _live_bytes(s.body, size)
     if isinstance(s, L.IfThenElse):
-        return max(_stack_bytes(s.then_case, limit),
-                   _stack_bytes(s.else_case, limit) if s.else_case is not None else 0)
+        return max(_live_bytes(s.then_case, size),
+                   _live_bytes(s.else_case, size) if s.else_case is not None else 0)
     return 0
+
+
+def _scratch_size(nbytes: int) -> int:
+    """Bytes a temporary takes in the workspace scratch: whole 64-byte lines, so each
+    one starts aligned."""
+    return -(-nbytes // SCRATCH_ALIGN) * SCRATCH_ALIGN
 
 
 class FunctionEmitter:
@@ -209,8 +234,11 @@ class FunctionEmitter:
         self.lines: list[str] = []
         self.depth = 1
         self.used = set(_RESERVED) | {f"p{k}" for k in range(len(func.params))}
-        self.stack_bytes = _stack_bytes(func.body, stack_limit)
-        self.static_bytes = 0
+        self.stack_bytes = _live_bytes(
+            func.body, lambda b: b.nbytes if b.nbytes <= stack_limit else 0)
+        self.scratch_bytes = _live_bytes(
+            func.body, lambda b: _scratch_size(b.nbytes) if b.nbytes > stack_limit else 0)
+        self.scratch_top = 0  # bytes of the scratch taken by the enclosing temporaries
         self.n_temps = 0
 
     def fresh(self, hint: str) -> str:
@@ -253,11 +281,16 @@ class FunctionEmitter:
             qual = "" if buf in stored else "const "
             self.line(f"{qual}{mem} *restrict {name} = ({qual}{mem} *)p{k};")
             self.ex.buffers[buf] = name
+        if self.scratch_bytes:
+            k = len(func.params)
+            header.append(f" *   p{k}: {self.scratch_bytes} bytes of the workspace for temporaries")
+            self.scratch = self.fresh("scratch")
+            self.line(f"unsigned char *restrict {self.scratch} = (unsigned char *)p{k};")
         self.stmt(func.body)
-        # emitted after the body, which counts the static arrays
         header.append(f" * temporaries: {self.stack_bytes} bytes on the stack, "
-                      f"{self.static_bytes} in static arrays")
-        return "\n".join(["/*", *header, " */", _prototype(func), "{", *self.lines, "}"])
+                      f"{self.scratch_bytes} in the workspace")
+        return "\n".join(["/*", *header, " */", _prototype(func, self.scratch_bytes > 0), "{",
+                          *self.lines, "}"])
 
     # --- statements ----------------------------------------------------------------------
 
@@ -321,10 +354,11 @@ class FunctionEmitter:
         name = self.fresh(buf.name)
         mem = MEM_TYPE[canonical(buf.dtype)]
         shape = f"{buf.dtype}{list(buf.shape)}"
+        top = self.scratch_top
         if buf.nbytes > self.limit:
-            self.static_bytes += buf.nbytes
-            self.line(f"static {mem} {name}[{max(buf.size, 1)}]; /* {shape}: "
-                      f"{buf.nbytes} bytes, static (over {self.limit}) */")
+            self.line(f"{mem} *restrict {name} = ({mem} *)({self.scratch} + {top}); "
+                      f"/* {shape}: {buf.nbytes} bytes of the workspace (over {self.limit}) */")
+            self.scratch_top += _scratch_size(buf.nbytes)
         else:
             self.line(f"{mem} {name}[{max(buf.size, 1)}]; /* {shape} */")
         self.ex.buffers[buf] = name
@@ -332,6 +366,7 @@ class FunctionEmitter:
             self.stmt(s.body)
         finally:
             del self.ex.buffers[buf]
+            self.scratch_top = top
 
     def _stmt_For(self, s: L.For) -> None:
         if not (E.is_int(s.var.dtype) and E.is_int(s.min.dtype) and E.is_int(s.extent.dtype)):

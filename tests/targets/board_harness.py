@@ -348,20 +348,20 @@ def _emulate(cmd: list[str], cwd: Path, timeout: float) -> tuple[int, str]:
 
 
 def _build_and_run(tc: _Toolchain, folder: str | Path, main_c: str | Path,
-                   timeout: float) -> tuple[int, str]:
+                   timeout: float, libs: tuple[str, ...] = ()) -> tuple[int, str]:
     require_tools(*filter(None, ["make", tc.cc, tc.ar, tc.emulator]))
     build = _build_library(Path(folder), tc)
     _check_build([tc.cc, *tc.cflags.split(), *tc.link_flags, "-I", str(build),
-                  str(Path(main_c).resolve()), "-L", str(build), "-ltcmodel", "-lm",
+                  str(Path(main_c).resolve()), "-L", str(build), "-ltcmodel", "-lm", *libs,
                   "-o", tc.binary], build)
     return _emulate(list(tc.run), build, timeout)
 
 
 def run_aarch64_linux(folder: str | Path, main_c: str | Path,
-                      timeout: float = 60) -> tuple[int, str]:
-    """Build ``folder`` and ``main_c`` for aarch64 Linux (static) and run them under
-    qemu-aarch64 (called explicitly: binfmt may not be registered)."""
-    return _build_and_run(_AARCH64_LINUX, folder, main_c, timeout)
+                      timeout: float = 60, libs: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Build ``folder`` and ``main_c`` for aarch64 Linux (static, linking ``libs`` too)
+    and run them under qemu-aarch64 (called explicitly: binfmt may not be registered)."""
+    return _build_and_run(_AARCH64_LINUX, folder, main_c, timeout, libs)
 
 
 def run_cortex_m4(folder: str | Path, main_c: str | Path,

@@ -51,8 +51,13 @@ class CLibrary:
         self._lib = ctypes.CDLL(so_path)
 
     def run(self, name: str, arrays: list[np.ndarray]) -> None:
-        """Call kernel ``name`` on ``arrays`` (outputs are written in place)."""
+        """Call kernel ``name`` on ``arrays`` (outputs are written in place), with the
+        scratch space it asks for, if any."""
         _check_arrays(self.funcs[name], arrays)
+        scratch = dict(self.source.scratch_bytes).get(name)
+        if scratch:
+            raw = np.full(scratch + 64, 0x5A, np.uint8)  # garbage the kernel must overwrite
+            arrays = [*arrays, raw[(-raw.ctypes.data) % 64:]]
         fn = getattr(self._lib, name)
         fn.restype = None
         fn.argtypes = [ctypes.c_void_p] * len(arrays)

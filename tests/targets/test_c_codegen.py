@@ -137,7 +137,7 @@ def test_elementwise_and_reduction(lib):
 
 @pytest.mark.parametrize("name,n", [("scratch_small", 16),
                                     ("scratch_large", STACK_LIMIT_BYTES // 4 + 1)])
-def test_allocate_on_the_stack_or_static(lib, name, n):
+def test_allocate_on_the_stack_or_in_the_workspace(lib, name, n):
     a, b = rand(3, n), np.zeros((3, n), "float32")
     lib.run(name, [a, b])
     np.testing.assert_allclose(b, a[:, ::-1] * 3 + 1, rtol=1e-6)
@@ -148,12 +148,16 @@ def test_footprint_report():
     src = emit_c([small, large])
     assert dict(src.kernel_stack_bytes) == {"s": 64, "l": 0}
     assert src.stack_bytes == 64
-    assert src.static_bytes == (STACK_LIMIT_BYTES // 4 + 1) * 4
+    # the large one takes whole 64-byte lines of the workspace, through a last argument
+    n = STACK_LIMIT_BYTES // 4 + 1
+    assert dict(src.scratch_bytes) == {"l": -(-n * 4 // 64) * 64}
     assert "    float T[16]; /* float32[16] */" in src.source
-    assert re.search(r"static float T\[4097\]; /\* float32\[4097\]: 16388 bytes, static",
-                     src.source)
-    # a lower limit moves the small one to static storage too
-    assert emit_c([small], stack_limit_bytes=32).static_bytes == 64
+    assert "void l(void *p0, void *p1, void *p2)" in src.source
+    assert re.search(rf"float \*restrict T = \(float \*\)\(scratch \+ 0\); /\* float32\[{n}\]: "
+                     rf"{n * 4} bytes of the workspace", src.source)
+    assert "static float" not in src.source
+    # a lower limit moves the small one to the workspace too
+    assert emit_c([small], stack_limit_bytes=32).scratch_bytes == (("s", 64),)
 
 
 def test_if_then_else(lib):
