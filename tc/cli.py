@@ -156,6 +156,7 @@ def build_main(argv: list[str] | None = None) -> int:
     from ._compile import build_for_board, compile_model
     from .cli_models import UsageError, resolve_model
     from .compiler.build import is_board_build
+    from .compiler.footprint import library_footprint
     from .frontends.onnx import FrontendError
     from .targets.target import Target
 
@@ -184,6 +185,8 @@ def build_main(argv: list[str] | None = None) -> int:
                                    example_inputs=example_inputs, dump_ir=args.dump_ir,
                                    output_path=output)
             report = module.build_report
+            report.footprint = library_footprint(output, report.constant_bytes,
+                                                 report.workspace_bytes)
     except (UsageError, FrontendError, ValueError, RuntimeError) as e:
         print(f"tc-build: error: {e}", file=sys.stderr)
         return 1

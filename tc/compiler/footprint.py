@@ -38,11 +38,11 @@ class Footprint:
         """The report tc-build prints."""
         stack = (f"{self.stack_bytes} B (tc_model_run -> the deepest kernel; libm calls "
                  "not counted)" if self.stack_bytes is not None else "unknown")
-        return [f"footprint (compiled with {self.compiler}):",
+        return [f"footprint ({self.compiler}):",
                 f"  code      {self.code_bytes} B",
                 f"  read-only {self.rodata_bytes} B (constants {self.constant_bytes} B)",
                 f"  RAM       {self.data_bytes + self.bss_bytes} B static "
-                f"+ {self.arena_bytes} B arena (caller's)",
+                f"+ {self.arena_bytes} B workspace arena",
                 f"  stack     {stack}"]
 
 
@@ -84,8 +84,19 @@ def measure_footprint(folder: str | Path, cc: list[str], cflags: list[str],
     if "tc_model_run" in frames and not (folder / "kernels.o").exists():
         # run_steps is often inlined into tc_model_run (then it has no frame of its own)
         stack = frames["tc_model_run"] + frames.get("run_steps", 0) + max(kernels, default=0)
-    return Footprint(" ".join([*cc, *cflags]), totals["code"], totals["rodata"],
+    return Footprint("compiled with " + " ".join([*cc, *cflags]), totals["code"], totals["rodata"],
                      totals["data"], totals["bss"], constant_bytes, arena_bytes, stack)
+
+
+def library_footprint(path: str | Path, constant_bytes: int, arena_bytes: int) -> Footprint:
+    """The sections of a built shared library (the host artifact), for comparison with a
+    board folder's figures: its code includes the thread pool and the dynamic-linking
+    tables count as read-only data; the stack is not measured."""
+    totals = {"code": 0, "rodata": 0, "data": 0, "bss": 0}
+    for kind, size in _section_sizes(Path(path).read_bytes()):
+        totals[kind] += size
+    return Footprint(f"the shared library {Path(path).name}", totals["code"], totals["rodata"],
+                     totals["data"], totals["bss"], constant_bytes, arena_bytes, None)
 
 
 def _stack_frames(su_file: Path) -> dict[str, int]:
