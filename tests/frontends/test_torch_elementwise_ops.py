@@ -1,47 +1,19 @@
 """The PyTorch frontend's elementwise, activation and reduction ops (convert_elementwise,
 convert_activations, convert_reduce) match PyTorch eager on random inputs, including
 torch's type promotion of integer inputs.  Skipped when torch is not installed."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the PyTorch frontend needs the [torch] extra "
                                            "(pip install -e '.[torch]')")
 nn = torch.nn
 
-import tc
 from tc.frontends.torch import lowering
 
-
-class Fn(nn.Module):
-    """A module computing ``fn`` of its inputs (a tuple of results for several ops)."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
+from .torch_models import Fn, assert_matches_eager
 
 
-def _check(module, *inputs, rtol=1e-5, atol=1e-5):
-    module = module if isinstance(module, nn.Module) else Fn(module)
-    with torch.no_grad():
-        want = module.eval()(*inputs)
-    got = tc.compile(module, example_inputs=inputs).run([t.numpy() for t in inputs])
-    wants = list(_flatten(want))
-    assert len(got) == len(wants)
-    for g, w in zip(got, wants):
-        assert g.dtype == w.numpy().dtype and g.shape == tuple(w.shape)
-        np.testing.assert_allclose(g, w.numpy(), rtol=rtol, atol=atol)
-
-
-def _flatten(out):
-    """The tensors of a (nested) tuple of results, in order."""
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            yield from _flatten(o)
-    else:
-        yield out
+def check(module, *inputs, rtol=1e-5, atol=1e-5):
+    assert_matches_eager(module, *inputs, rtol=rtol, atol=atol)
 
 
 def _positive(*shape):
@@ -63,13 +35,13 @@ def _signed(*shape):
 ], ids=["add_sub_mul_div", "pow_min_max_clamp"])
 def test_binary_arithmetic(fn):
     torch.manual_seed(0)
-    _check(fn, _positive(2, 3), _positive(3))
+    check(fn, _positive(2, 3), _positive(3))
 
 
 def test_fmod_remainder_and_rounding_division_follow_torch_signs():
     torch.manual_seed(1)
     x, y = _signed(3, 4), _signed(4)
-    _check(lambda x, y: (torch.fmod(x, 0.7), torch.remainder(x, -0.7), x % y,
+    check(lambda x, y: (torch.fmod(x, 0.7), torch.remainder(x, -0.7), x % y,
                          torch.fmod(x, y), 2.0 % y,
                          torch.div(x, y, rounding_mode="floor"), x // 0.7,
                          torch.div(x, y, rounding_mode="trunc")), x, y)
@@ -85,7 +57,7 @@ def test_fmod_remainder_and_rounding_division_follow_torch_signs():
 ], ids=["exp_log", "trig_erf", "rounding_sign"])
 def test_unary_math(fn, data):
     torch.manual_seed(2)
-    _check(fn, data(2, 5), rtol=1e-5, atol=2e-5)
+    check(fn, data(2, 5), rtol=1e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("module", [
@@ -95,7 +67,7 @@ def test_unary_math(fn, data):
 ], ids=lambda m: type(m).__name__)
 def test_activations(module):
     torch.manual_seed(3)
-    _check(module, torch.randn(2, 4, 5) * 4)
+    check(module, torch.randn(2, 4, 5) * 4)
 
 
 def _prelu(channels):
@@ -130,7 +102,7 @@ def test_activations_kept_whole(module):
     ops = _exported_ops(module, torch.randn(2, 4, 5))
     assert any(op.split(".")[1] in _KEPT_WHOLE for op in ops), ops
     torch.manual_seed(4)
-    _check(module, torch.randn(2, 4, 5) * 4, rtol=1e-5, atol=2e-5)
+    check(module, torch.randn(2, 4, 5) * 4, rtol=1e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("module", _WHERE_ACTIVATIONS, ids=lambda m: type(m).__name__)
@@ -141,7 +113,7 @@ def test_activations_decomposed(module, monkeypatch):
     assert not any(op.split(".")[1] in _KEPT_WHOLE
                    for op in _exported_ops(module, torch.randn(2, 4, 5)))
     torch.manual_seed(4)
-    _check(module, torch.randn(2, 4, 5) * 4, rtol=1e-5, atol=2e-5)
+    check(module, torch.randn(2, 4, 5) * 4, rtol=1e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("fn", [
@@ -160,21 +132,21 @@ def test_activations_decomposed(module, monkeypatch):
 ], ids=["sum_mean_prod_minmax", "var_std", "max_min_argmax", "vector_norm", "scans"])
 def test_reductions(fn):
     torch.manual_seed(5)
-    _check(fn, _signed(2, 3, 4) * 0.5, rtol=1e-5, atol=1e-5)
+    check(fn, _signed(2, 3, 4) * 0.5, rtol=1e-5, atol=1e-5)
 
 
 def test_any_of_bool_and_float_tensors():
     torch.manual_seed(6)
     flags = torch.rand(3, 4) > 0.7
     x = torch.randn(3, 4) * (torch.rand(3, 4) > 0.5)
-    _check(lambda f, x: (f.any(), f.any(1), f.any(-1, keepdim=True), x.any(0)), flags, x)
+    check(lambda f, x: (f.any(), f.any(1), f.any(-1, keepdim=True), x.any(0)), flags, x)
 
 
 def test_integer_inputs_promote_as_in_torch():
     torch.manual_seed(7)
     x = torch.randint(-9, 10, (3, 4))
     x = torch.where(x == 0, torch.ones_like(x), x)
-    _check(lambda x: (x * 0.5, x / 2, x + 1.5, 2.0 ** x.abs().clamp(max=3), x.abs().sqrt(),
+    check(lambda x: (x * 0.5, x / 2, x + 1.5, 2.0 ** x.abs().clamp(max=3), x.abs().sqrt(),
                       torch.sigmoid(x), x.reciprocal(), x ** 2,
                       x.clamp(-2.5, 3.5), x.clamp(-2, 3), x // 3, x % 3, torch.fmod(x, 3),
                       torch.div(x, 4, rounding_mode="trunc"), x.floor(), x.abs(), x.sign(),

@@ -11,19 +11,17 @@ nn = torch.nn
 import tc  # noqa: E402
 from tc.frontends.torch import UnsupportedTorchOpsError, from_torch  # noqa: E402
 
-from .torch_models import MLP, ResNet18, SmallCNN, randomize_batchnorm  # noqa: E402
+from .torch_models import (  # noqa: E402
+    MLP,
+    ResNet18,
+    SmallCNN,
+    assert_matches_eager,
+    randomize_batchnorm,
+)
 
 
 def _check(module, *inputs, rtol=1e-4, atol=1e-4):
-    module = module.eval()
-    with torch.no_grad():
-        want = module(*inputs)
-    compiled = tc.compile(module, example_inputs=inputs)
-    got = compiled.run([t.numpy() for t in inputs])
-    wants = want if isinstance(want, (tuple, list)) else (want,)
-    assert len(got) == len(wants)
-    for g, w in zip(got, wants):
-        np.testing.assert_allclose(g, w.numpy(), rtol=rtol, atol=atol)
+    assert_matches_eager(module, *inputs, rtol=rtol, atol=atol)
 
 
 def test_mlp_with_gelu_and_softmax():

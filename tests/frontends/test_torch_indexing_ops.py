@@ -1,34 +1,17 @@
 """Indexing with tensors (embedding, gather, index_select, advanced indexing), comparisons,
 logical and bitwise ops, where and masked_fill, casts and tensor creation, each against
 PyTorch eager on random data."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the PyTorch frontend needs the [torch] extra "
                                            "(pip install -e '.[torch]')")
 nn = torch.nn
 
-import tc  # noqa: E402
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
+from .torch_models import assert_matches_eager  # noqa: E402
 
 
 def _check(fn, *inputs):
-    module = Fn(fn)
-    with torch.no_grad():
-        want = module(*inputs)
-    got = tc.compile(module, example_inputs=inputs).run([t.numpy() for t in inputs])
-    wants = want if isinstance(want, tuple) else (want,)
-    for g, w in zip(got, wants):
-        assert g.dtype == w.numpy().dtype
-        np.testing.assert_allclose(g, w.numpy(), rtol=1e-5, atol=1e-6)
+    assert_matches_eager(fn, *inputs, rtol=1e-5, atol=1e-6)
 
 
 def _ints(high, *shape, low=0):

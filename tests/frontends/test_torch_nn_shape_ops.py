@@ -3,30 +3,21 @@ pooling, normalization, resampling, padding, splits and layout ops) and small bl
 from them: tc.compile(module, example_inputs=...) matches PyTorch eager on random inputs;
 so does tc.compile of a program exported without decomposition, lowered as it is.
 Skipped, with the reason, when torch is not installed (the [torch] extra)."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the PyTorch frontend needs the [torch] extra "
                                            "(pip install -e '.[torch]')")
 nn, F = torch.nn, torch.nn.functional
 
-import tc  # noqa: E402
 from tc.frontends.torch import export_program  # noqa: E402
 from tc.frontends.torch.lowering import exported  # noqa: E402
+
+from .torch_models import assert_matches_eager  # noqa: E402
 
 
 def _check(module, *inputs, tol=1e-4, program=None):
     """tc's outputs (of ``module``, or of its exported ``program``) against eager's."""
-    module = module.eval()
-    with torch.no_grad():
-        want = module(*inputs)
-    compiled = tc.compile(program) if program is not None else \
-        tc.compile(module, example_inputs=inputs)
-    got = compiled.run([t.numpy() for t in inputs])
-    wants = want if isinstance(want, (tuple, list)) else (want,)
-    assert len(got) == len(wants)
-    for g, w in zip(got, wants):
-        np.testing.assert_allclose(g, w.numpy(), rtol=tol, atol=tol)
+    assert_matches_eager(module, *inputs, rtol=tol, atol=tol, program=program)
 
 
 class Fn(nn.Module):

@@ -82,3 +82,34 @@ class ResNet18(nn.Module):
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Fn(nn.Module):
+    """A module computing ``fn`` of its inputs (a tuple of results for several ops)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+def assert_matches_eager(module, *inputs, rtol=1e-4, atol=1e-4, program=None):
+    """tc's outputs of ``module`` (a function is wrapped in ``Fn``; or of its exported
+    ``program``) on ``inputs`` equal eager's, flattened in pytree order, with the same
+    dtypes and shapes."""
+    import numpy as np
+
+    import tc
+
+    module = (module if isinstance(module, nn.Module) else Fn(module)).eval()
+    with torch.no_grad():
+        want = torch.utils._pytree.tree_leaves(module(*inputs))
+    compiled = tc.compile(program) if program is not None else \
+        tc.compile(module, example_inputs=inputs)
+    got = compiled.run([t.numpy() for t in inputs])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.numpy().dtype and g.shape == tuple(w.shape)
+        np.testing.assert_allclose(g, w.numpy(), rtol=rtol, atol=atol)
