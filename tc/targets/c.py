@@ -34,12 +34,25 @@ from ..compiler.te import expr as E
 from .c_expr import MUL, ExprEmitter
 from .c_helpers import C_TYPE, MEM_TYPE, PREFIX, Helpers, canonical, int_literal
 from .errors import CodegenError
+from . import llvm_func
 from .llvm_func import RESERVED_NAMES
 from .target import Target
 
 __all__ = ["C_FLAGS", "STACK_LIMIT_BYTES", "CSource", "build_c_object", "compile_c_source", "emit_c"]
 
 SCRATCH_ALIGN = 64
+# "unrolled" loops up to llvm_func.UNROLL_LIMIT iterations ask the C compiler to unroll
+# them, as the LLVM generator unrolls them itself
+_UNROLL_MACRO = """\
+/* TC_UNROLL(n): ask the compiler to unroll the next loop (a no-op where unknown) */
+#define TC_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define TC_UNROLL(n) TC_PRAGMA(clang loop unroll_count(n))
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define TC_UNROLL(n) TC_PRAGMA(GCC unroll n)
+#else
+#define TC_UNROLL(n)
+#endif"""
 #: temporaries larger than this live in the workspace rather than on the stack
 STACK_LIMIT_BYTES = 4 * 1024  # microcontrollers run with stacks of a few KiB
 #: how build_c_object compiles for the host: any warning in generated code is an error
@@ -119,7 +132,7 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
             scratch.append((func.name, em.scratch_bytes))
     libm = tuple(sorted(helpers.libm))
     parts = [_file_header(target, funcs, libm, stack_limit_bytes),
-             "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>"]
+             "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>", _UNROLL_MACRO]
     if helpers.source():
         parts.append(helpers.source())
     needs = dict(scratch)
@@ -390,6 +403,10 @@ class FunctionEmitter:
         kind = "" if s.kind == L.SERIAL else f" /* {s.kind} */"
         if self.ex.nonneg(s.min):
             self.ex.nonneg_vars.add(s.var)
+        if (s.kind == L.UNROLLED and isinstance(s.extent, E.Const)
+                and 1 < s.extent.value <= llvm_func.UNROLL_LIMIT):
+            # a register tile's accumulators stay in registers only when its loops unroll
+            self.line(f"TC_UNROLL({s.extent.value})")
         with self.bound(s.var, v):
             self.block(f"for ({ctype} {init}; {cond}; ++{v})", s.body, kind)
 
