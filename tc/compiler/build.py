@@ -76,14 +76,17 @@ def group_to_te(group: Group, graph_constants) -> tuple[list, list]:
     return placeholders, [tensors[v.name] for v in group.outputs]
 
 
-def lower_group(group: Group, graph: Graph, target, name: str):
-    """Schedule (default strategy) and lower one group into a PrimFunc called ``name``;
-    returns (the PrimFunc, its FLOPs)."""
-    from .schedule import default_schedule, lower
+def lower_group(group: Group, graph: Graph, target, name: str, config: dict | None = None):
+    """Schedule (default strategy, with a tuning ``config`` of its knobs when given) and
+    lower one group into a PrimFunc called ``name``; returns (the PrimFunc, its FLOPs).
+    A config the schedule cannot take raises ``InvalidConfig``."""
+    from .schedule import Knobs, default_schedule, lower
     from .te.traverse import count_flops
 
     placeholders, outputs = group_to_te(group, graph.constants)
-    sch = default_schedule(outputs, target)
+    knobs = Knobs(config)
+    sch = default_schedule(outputs, target, knobs)
+    knobs.check_all_used()
     return lower(sch, placeholders + outputs, name), count_flops(outputs)
 
 

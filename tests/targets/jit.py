@@ -44,22 +44,34 @@ def _register_runtime_stubs():
 def jit_run(func: PrimFunc, arrays: list[np.ndarray], target=None) -> LLVMArtifact:
     """Compile ``func`` for the host and call it on ``arrays`` (one per parameter, in
     order; outputs are written in place).  Returns the build artifact (for IR checks)."""
-    import llvmlite.binding as llvm
+    kernel = JitKernel(func, target)
+    kernel(arrays)
+    return kernel.artifact
 
-    if len(arrays) != len(func.params):
-        raise ValueError(f"{func.name} takes {len(func.params)} buffers, got {len(arrays)}")
-    for a, buf in zip(arrays, func.params):
-        if a.dtype != np.dtype(buf.dtype) or a.size != buf.size or not a.flags.c_contiguous:
-            raise ValueError(f"array for {buf.name} must be C-contiguous {buf.dtype} with "
-                             f"{buf.size} elements, got {a.dtype} {a.shape}")
-    target = target or "llvm"
-    art = build_llvm([func], target)
-    _register_runtime_stubs()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(art.ir),
-                                        create_target_machine(target, jit=True))
-    engine.finalize_object()
-    addr = engine.get_function_address(func.name)
-    kernel = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(arrays))(addr)
-    kernel(*[a.ctypes.data for a in arrays])
-    del engine
-    return art
+
+class JitKernel:
+    """A PrimFunc compiled in-process: call it on arrays as often as needed (timing)."""
+
+    def __init__(self, func: PrimFunc, target=None):
+        import llvmlite.binding as llvm
+
+        target = target or "llvm"
+        self.func = func
+        self.artifact = build_llvm([func], target)
+        _register_runtime_stubs()
+        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(self.artifact.ir),
+                                                  create_target_machine(target, jit=True))
+        self._engine.finalize_object()
+        addr = self._engine.get_function_address(func.name)
+        self._fn = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(func.params))(addr)
+
+    def __call__(self, arrays: list[np.ndarray]) -> None:
+        func = self.func
+        if len(arrays) != len(func.params):
+            raise ValueError(f"{func.name} takes {len(func.params)} buffers, got {len(arrays)}")
+        for a, buf in zip(arrays, func.params):
+            if a.dtype != np.dtype(buf.dtype) or a.size != buf.size or not a.flags.c_contiguous:
+                raise ValueError(f"array for {buf.name} must be C-contiguous {buf.dtype} with "
+                                 f"{buf.size} elements, got {a.dtype} {a.shape}")
+        self._fn(*[a.ctypes.data for a in arrays])
+
