@@ -1,0 +1,235 @@
+"""The tuning log: JSON lines, one record per measurement.
+
+    {"version": 1, "tc_version": "0.1.0", "target": "llvm", "workload": "<task key>",
+     "config": {"tile_x": 8}, "costs": [0.00123, 0.00121], "error": null,
+     "timestamp": 1718000000.0}
+
+``costs`` are seconds per run (empty when the candidate failed); ``error`` is ``None`` or
+what went wrong (a crash, a timeout, wrong results).  Every record is flushed and synced
+as it is written, so a run killed at any moment loses at most the line it was writing;
+a reader reports a malformed line (with its number) and skips it.  A record of another
+format version is refused, naming the file, the line and the version: this tc reads
+only ``FORMAT_VERSION``.  Matching is exact on the target string, so a log written for
+one target is never applied to another.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+
+#: the record layout this tc writes and reads
+FORMAT_VERSION = 1
+
+_FIELDS = ("version", "tc_version", "target", "workload", "config", "costs", "error", "timestamp")
+
+
+class LogVersionError(ValueError):
+    """A record of a format version this tc cannot read."""
+
+
+def config_key(config: dict) -> str:
+    """A config's canonical JSON (sorted keys, no spaces; tuples as lists): equal configs
+    give equal keys."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def make_record(target: str, workload: str, config: dict, costs, error: str | None = None,
+                timestamp: float | None = None) -> dict:
+    """A record of this format version and this tc's version (timestamp: now)."""
+    from .. import __version__
+
+    return {"version": FORMAT_VERSION, "tc_version": __version__, "target": str(target),
+            "workload": workload, "config": json.loads(config_key(config)),
+            "costs": [float(c) for c in costs], "error": error,
+            "timestamp": time.time() if timestamp is None else timestamp}
+
+
+def record_problem(record) -> str | None:
+    """What is wrong with a (current-version) record, or None when it is well formed."""
+    if not isinstance(record, dict):
+        return f"a record is a JSON object, not {type(record).__name__}"
+    missing = [f for f in _FIELDS if f not in record]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    checks = [("tc_version", isinstance(record["tc_version"], str)),
+              ("target", isinstance(record["target"], str) and record["target"]),
+              ("workload", isinstance(record["workload"], str) and record["workload"]),
+              ("config", isinstance(record["config"], dict)),
+              ("costs", isinstance(record["costs"], list) and all(
+                  _is_number(c) and math.isfinite(c) and c >= 0 for c in record["costs"])),
+              ("error", record["error"] is None or isinstance(record["error"], str)),
+              ("timestamp", _is_number(record["timestamp"]))]
+    bad = [name for name, ok in checks if not ok]
+    if bad:
+        return f"bad value of {', '.join(bad)}"
+    if record["error"] is None and not record["costs"]:
+        return "no costs and no error"
+    return None
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+@dataclass
+class LogContents:
+    """A log as read: its well-formed records and a text per malformed line."""
+
+    records: list[dict]
+    problems: list[str]
+
+
+@dataclass
+class LogSummary:
+    """Counts for ``tc-tune`` to print."""
+
+    path: str
+    records: int
+    errors: int
+    workloads: int
+    targets: list[str]
+    problems: int
+
+    def __str__(self) -> str:
+        text = (f"{self.path}: {self.records} records ({self.errors} errors) for "
+                f"{self.workloads} workloads")
+        if self.targets:
+            text += f" on {', '.join(self.targets)}"
+        if self.problems:
+            text += f"; {self.problems} malformed line{'s' if self.problems > 1 else ''} skipped"
+        return text
+
+
+class TuningLog:
+    """A tuning log file: ``append`` records, read them back, find the best config.
+
+    The records are read once (on first use) and kept; ``append`` adds to them.  Call
+    ``reload`` to see what another process wrote since."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._contents: LogContents | None = None
+
+    def append(self, record: dict) -> None:
+        """Write ``record`` (see ``make_record``) as one line, flushed and synced before
+        returning.  A record this reader would reject raises ValueError instead."""
+        problem = _version_problem(record, self.path, None) or record_problem(record)
+        if problem:
+            raise ValueError(f"not a tuning record: {problem}: {record!r}")
+        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+        with open(self.path, "a+b") as f:
+            # a run killed mid-write leaves a last line without its newline: end it, so
+            # that this record gets a line of its own (the partial one is reported)
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write(line.encode())
+            f.flush()
+            os.fsync(f.fileno())
+        if self._contents is not None:
+            self._contents.records.append(record)
+
+    def read(self) -> LogContents:
+        """The records and problems (one text per malformed line, with its number); no
+        file reads as empty.  Raises LogVersionError on a record of another version."""
+        if self._contents is None:
+            self._contents = self._read()
+        return self._contents
+
+    def reload(self) -> LogContents:
+        """Read the file again."""
+        self._contents = None
+        return self.read()
+
+    def records(self) -> list[dict]:
+        """The well-formed records; each malformed line is reported with
+        ``warnings.warn`` (once per read of the file) and skipped."""
+        first = self._contents is None
+        contents = self.read()
+        if first:
+            for problem in contents.problems:
+                warnings.warn(problem, stacklevel=2)
+        return contents.records
+
+    def best_record(self, target: str, workload: str) -> dict | None:
+        """The error-free record of ``workload`` on exactly ``target`` with the lowest
+        median cost (the first of equals), or None."""
+        best, best_cost = None, math.inf
+        for r in self.records():
+            if r["target"] == str(target) and r["workload"] == workload and r["error"] is None:
+                cost = statistics.median(r["costs"])
+                if cost < best_cost:
+                    best, best_cost = r, cost
+        return best
+
+    def best(self, target: str, workload: str) -> dict | None:
+        """The config of ``best_record``, or None when the log has none."""
+        record = self.best_record(target, workload)
+        return None if record is None else record["config"]
+
+    def measured(self, target: str, workload: str) -> set[str]:
+        """``config_key`` of every config of ``workload`` on ``target`` that has a record
+        (failed ones included), so that a resumed run measures none of them again."""
+        return {config_key(r["config"]) for r in self.records()
+                if r["target"] == str(target) and r["workload"] == workload}
+
+    def summary(self) -> LogSummary:
+        """How many records, errors, workloads and malformed lines the log holds."""
+        contents = self.read()
+        recs = contents.records
+        return LogSummary(self.path, len(recs), sum(r["error"] is not None for r in recs),
+                          len({(r["target"], r["workload"]) for r in recs}),
+                          sorted({r["target"] for r in recs}), len(contents.problems))
+
+    def _read(self) -> LogContents:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return LogContents([], [])
+        records, problems = [], []
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            where = f"{self.path}:{number}"
+            try:
+                record = json.loads(raw)
+            except ValueError as e:
+                last = number == len(lines)  # no newline after it
+                why = "truncated (a run killed mid-write?)" if last else f"not JSON ({e})"
+                problems.append(f"{where}: {why}; line skipped")
+                continue
+            version_problem = _version_problem(record, self.path, number)
+            problem = version_problem or record_problem(record)
+            if problem:
+                problems.append(f"{where}: {problem}; line skipped")
+                continue
+            records.append(record)
+        return LogContents(records, problems)
+
+
+def _version_problem(record, path: str, number: int | None) -> str | None:
+    """Raise LogVersionError for a record of another format version; a text for a
+    record with no usable version; None for this version."""
+    if not isinstance(record, dict) or "version" not in record:
+        return None if not isinstance(record, dict) else "missing field version"
+    version = record["version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        return f"bad value of version: {version!r}"
+    if version != FORMAT_VERSION:
+        where = f"{path}:{number}" if number is not None else path
+        age = "an older" if version < FORMAT_VERSION else "a newer"
+        writer = record.get("tc_version")
+        raise LogVersionError(
+            f"{where}: record of tuning-log format version {version} ({age} format"
+            f"{', written by tc ' + str(writer) if writer else ''}); this tc reads version "
+            f"{FORMAT_VERSION} only: tune again into a new log, or use the tc that wrote it")
+    return None
