@@ -16,21 +16,24 @@ __all__ = ["compile", "load", "Module", "Target", "__version__"]
 
 
 def compile(model, target="llvm", *, input_shapes=None, example_inputs=None,  # noqa: A001
-            dump_ir=None, report=False):
+            dump_ir=None, report=False, tuning_log=None):
     """Compile a model into a loaded ``Module``.
 
     ``model``: an ``onnx.ModelProto`` or a path to an .onnx file; or a PyTorch
-    ``nn.Module`` with ``example_inputs`` (a tuple of tensors to export it on), or a
+    ``nn.Module`` with ``example_inputs`` (its forward's positional arguments as a
+    tuple, keyword arguments as a dict, or one tensor), or a
     ``torch.export.ExportedProgram`` (needs the ``[torch]`` extra).  ``target``: a target
-    string ("llvm", "llvm -mcpu=znver3") or a ``Target``.  ``input_shapes`` fixes dims
-    that the model leaves symbolic ({input name: shape}).  ``dump_ir``: a folder that
-    receives the graph as text after every pass.  With ``report=True`` the build report
-    is attached as ``module.build_report``.
+    string ("llvm", "llvm -mcpu=znver3", "c") or a ``Target``.  ``input_shapes`` fixes
+    dims that the model leaves symbolic ({input name: shape}).  ``dump_ir``: a folder
+    that receives the graph as text after every pass.  ``tuning_log``: a ``tc-tune`` log
+    whose best schedules to use.  With ``report=True`` the build report is attached as
+    ``module.build_report``.
     """
     from ._compile import compile_model
 
     return compile_model(model, target, input_shapes=input_shapes,
-                         example_inputs=example_inputs, dump_ir=dump_ir)
+                         example_inputs=example_inputs, dump_ir=dump_ir,
+                         tuning_log=tuning_log)
 
 
 def load(path):

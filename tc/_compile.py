@@ -10,10 +10,11 @@ import weakref
 
 
 def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=None,
-                  dump_ir=None, output_path=None):
+                  dump_ir=None, output_path=None, tuning_log=None):
     """Import ``model`` (an ONNX model or path; a PyTorch ``nn.Module`` with
     ``example_inputs``, or a ``torch.export`` program), build it for ``target`` and load
-    the result.
+    the result.  With ``tuning_log`` (a ``tc-tune`` log), tunable kernels take the best
+    logged schedule for this target; a warning says how many had no record.
 
     Returns the Module with ``build_report`` (a ``BuildReport``) attached; its ``seconds``
     starts with the frontend's phases (``import_graph``) followed by the build's.  Without
@@ -31,7 +32,9 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
         tmpdir = tempfile.mkdtemp(prefix="tc-build-")
         output_path = os.path.join(tmpdir, "model.so")
     try:
-        report = build(graph, target, str(output_path), dump_dir=dump_ir)
+        report = build(graph, target, str(output_path), dump_dir=dump_ir,
+                       tuning_log=tuning_log)
+        _warn_untuned(report)
         module = load(output_path)
     except BaseException:
         if tmpdir:
@@ -45,7 +48,7 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
 
 
 def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=None,
-                    dump_ir=None, footprint: bool = True):
+                    dump_ir=None, footprint: bool = True, tuning_log=None):
     """Import ``model`` and write the folder of sources a board's toolchain builds
     (``tc.compiler.board_artifact``) for ``target`` (``"c"``, or an LLVM target of
     another architecture) into ``folder``.
@@ -62,13 +65,22 @@ def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=
                          "folder: use tc.compile, or the c target")
     graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
                                            example_inputs=example_inputs)
-    report = build(graph, target, str(folder), dump_dir=dump_ir)
+    report = build(graph, target, str(folder), dump_dir=dump_ir, tuning_log=tuning_log)
+    _warn_untuned(report)
     report.seconds = {**frontend_seconds, **report.seconds}
     if footprint:
         cc, cflags = board_compiler(target)
         report.footprint = measure_footprint(folder, cc, cflags, report.constant_bytes,
                                              report.workspace_bytes)
     return report
+
+
+def _warn_untuned(report) -> None:
+    """One warning when a tuning log left workloads on default schedules."""
+    if report.tuning and "default schedules" in report.tuning:
+        import warnings
+
+        warnings.warn(report.tuning, stacklevel=3)
 
 
 def import_graph(model, *, input_shapes=None, example_inputs=None):

@@ -36,6 +36,8 @@ def print_summary(rep, path: str, seconds: float, report_passes: bool, out=None)
     for s in rep.outputs:
         print(f"  output  {_spec(s)}", file=out)
     print(f"  kernels {rep.kernels} calls, {rep.unique_kernels} distinct functions", file=out)
+    if rep.tuning:
+        print(f"  {rep.tuning}", file=out)
     mem = rep.memory
     scratch = rep.workspace_bytes - mem.arena_bytes
     print(f"  workspace {_fmt_bytes(mem.arena_bytes)} (lower bound {_fmt_bytes(mem.lower_bound)}, "
@@ -142,6 +144,7 @@ def build_main(argv: list[str] | None = None) -> int:
                     "(repeatable; default float32; integer inputs are random in [0, 100))")
     ap.add_argument("--example", action="store_true",
                     help="compile the built-in example model, run it once and check it")
+    ap.add_argument("--tuning-log", metavar="LOG", help="use the best schedules of a tc-tune log")
     ap.add_argument("--report", action="store_true", help="print per-pass times and node counts")
     ap.add_argument("--dump-ir", metavar="DIR", help="write the graph as text after every pass")
     ap.add_argument("--ops", action="store_true",
@@ -178,12 +181,13 @@ def build_main(argv: list[str] | None = None) -> int:
             arch = "c" if target.kind == "c" else target.triple.split("-")[0]
             output = args.output or default_out.removesuffix(".so") + f"_{arch}"
             report = build_for_board(model, target, output, input_shapes=shapes,
-                                     example_inputs=example_inputs, dump_ir=args.dump_ir)
+                                     example_inputs=example_inputs, dump_ir=args.dump_ir,
+                                     tuning_log=args.tuning_log)
         else:
             output = args.output or default_out
             module = compile_model(model, target, input_shapes=shapes,
                                    example_inputs=example_inputs, dump_ir=args.dump_ir,
-                                   output_path=output)
+                                   output_path=output, tuning_log=args.tuning_log)
             report = module.build_report
             report.footprint = library_footprint(output, report.constant_bytes,
                                                  report.workspace_bytes)
@@ -197,10 +201,54 @@ def build_main(argv: list[str] | None = None) -> int:
 
 
 def tune_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``tc-tune``: not built yet (the autotuning issue adds it)."""
-    print("tc-tune: autotuning is not implemented yet; tc-build uses default schedules.",
-          file=sys.stderr)
-    return 2
+    """Entry point of ``tc-tune``: tune a model's kernels into a tuning log."""
+    ap = argparse.ArgumentParser(prog="tc-tune", description="Search faster schedules for a "
+                                 "model's kernels, measuring candidates; every measurement "
+                                 "goes to the log, which tc-build --tuning-log applies. "
+                                 "Given an existing log, tuning resumes where it stopped.")
+    ap.add_argument("model", help="an .onnx file, a torch.export .pt2 file, or MODULE:CALLABLE")
+    ap.add_argument("--target", default="llvm", help='an "llvm" target of this machine')
+    ap.add_argument("--trials", type=int, default=300, help="measurements in all (default 300)")
+    ap.add_argument("--log", default="tune.jsonl", help="the tuning log (default tune.jsonl)")
+    ap.add_argument("--batch-size", type=int, default=16, help="candidates per round")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds a candidate may take to run before it counts as an error")
+    ap.add_argument("--input-shape", action="append", metavar="[NAME=]D0,D1,...",
+                    help="as for tc-build")
+    ap.add_argument("--input-dtype", action="append", metavar="[NAME=]DTYPE",
+                    help="as for tc-build")
+    args = ap.parse_args(argv)
+
+    from .autotune.tuner import tune
+    from .cli_models import UsageError, resolve_model
+    from .frontends.onnx import FrontendError
+
+    try:
+        model, _, example_inputs, shapes = resolve_model(args.model, args.input_shape,
+                                                         args.input_dtype)
+        summary = tune(model, args.target, trials=args.trials, log_path=args.log,
+                       input_shapes=shapes, example_inputs=example_inputs,
+                       batch_size=args.batch_size, seed=args.seed, timeout=args.timeout)
+    except (UsageError, FrontendError, ValueError) as e:
+        print(f"tc-tune: error: {e}", file=sys.stderr)
+        return 1
+    print_tuning_summary(summary, args.log)
+    return 0
+
+
+def print_tuning_summary(summary, log_path: str, out=None) -> None:
+    """Per task: trials, default and best time; then the totals."""
+    out = out or sys.stdout
+    print(f"{'task':<58} {'trials':>6} {'default ms':>10} {'best ms':>9} {'speedup':>7}",
+          file=out)
+    for label, trials, default, best in summary.tasks:
+        speedup = default / best if best > 0 and best != float("inf") else float("nan")
+        print(f"{label[:58]:<58} {trials:>6} {default * 1e3:>10.3f} {best * 1e3:>9.3f} "
+              f"{speedup:>7.2f}", file=out)
+    print(f"{summary.trials} measurements ({summary.errors} errors) in "
+          f"{summary.seconds:.0f} s; apply with: tc-build MODEL --tuning-log {log_path}",
+          file=out)
 
 
 if __name__ == "__main__":

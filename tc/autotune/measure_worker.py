@@ -26,6 +26,7 @@ import ml_dtypes  # noqa: F401  (makes np.dtype("bfloat16") etc. resolve)
 import numpy as np
 
 _ALIGN = 64  # bytes; the same alignment tc gives its workspace and temporaries
+WARMUP_SECONDS = 0.05  # untimed calls before timing (see _do)
 KERNEL_SYMBOL = "tc_measured_kernel"  # what a measured library exports (the kernel)
 
 
@@ -225,6 +226,12 @@ def _do(job: Job) -> dict:
         number = max(1, min(100_000, math.ceil(job.min_run_seconds / max(once, 1e-7))))
         warm = number > 1  # else that call was a full-length run already
     if warm:  # one untimed run at full length: wakes the thread pool, warms the caches
+        call_timed(number)
+    # A forked child pays a page fault for each page of the parent's Python heap it
+    # touches first (copy on write): its first thousands of calls ran 3-10x slower than
+    # later ones (a 2 us pool kernel measured 20 us).  Call until WARMUP_SECONDS passed.
+    deadline = time.perf_counter() + WARMUP_SECONDS
+    while time.perf_counter() < deadline:
         call_timed(number)
     costs = [call_timed(number) / number for _ in range(job.repeat)]
     return {"costs": costs, "number": number}

@@ -20,7 +20,7 @@ argument), so it pickles cheaply and ``lower`` runs in a child process.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..compiler.build import (
     default_pipeline,
@@ -117,6 +117,17 @@ def _schedule_space():
     return schedule.schedule_space
 
 
+def tuning_target(target) -> str:
+    """The target string a tuning log keys records by: ``target`` resolved on this machine
+    (triple and CPU), so that a log tuned on one CPU is not applied on another; features
+    given explicitly with -mattr are kept, the host's long feature list is not."""
+    t = Target.parse(target)
+    if t.kind != "llvm":
+        return str(t)
+    r = t.resolved()
+    return str(replace(t, mtriple=r.mtriple, mcpu=r.mcpu))
+
+
 def extract_tasks(model, target="llvm", input_shapes=None, example_inputs=None) -> list[Task]:
     """The distinct tunable workloads of ``model`` on ``target``, in order of first
     appearance, each with ``weight`` = how many kernels of the model compute it.
@@ -124,7 +135,7 @@ def extract_tasks(model, target="llvm", input_shapes=None, example_inputs=None) 
     ``model``: a tc ``Graph``, or anything ``tc.compile`` takes (an ONNX model or path,
     with ``input_shapes`` for symbolic dims; a PyTorch model with ``example_inputs``).
     """
-    target_text = str(Target.parse(target))
+    target_text = tuning_target(target)
     graph = model if isinstance(model, Graph) else _import(model, input_shapes, example_inputs)
     found: dict[str, dict] = {}
     for group in kernel_groups(graph):

@@ -44,6 +44,7 @@ class BuildReport:
     outputs: list[dict] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     footprint: object = None      # a footprint.Footprint, for board folders
+    tuning: str | None = None     # with a tuning log: how many workloads it tuned
 
     @property
     def total_seconds(self) -> float:
@@ -128,9 +129,12 @@ def is_board_build(target, output_path) -> bool:
     return target.kind == "llvm" and not target.is_host
 
 
-def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -> BuildReport:
+def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
+          tuning_log=None) -> BuildReport:
     """Compile ``graph`` for ``target`` into ``output_path``: a shared library, or for
-    a board (``is_board_build``) a folder of sources (``board_artifact``)."""
+    a board (``is_board_build``) a folder of sources (``board_artifact``).  With a
+    ``tuning_log`` (a path or ``TuningLog``), each tunable group takes the best logged
+    config for its workload on this target; ``report.tuning`` says how many did."""
     from .artifact import artifact_metadata, write_artifact
     from .board_artifact import write_board_folder
 
@@ -156,18 +160,24 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None) -
         _dump_groups(dump_dir, len(report.passes) + 1, groups, storage)
 
     t0 = time.perf_counter()
+    applied = None
+    if tuning_log is not None:
+        from ..autotune.apply import AppliedLog
+
+        applied = AppliedLog(tuning_log, target)
     funcs, calls = [], []
     by_key: dict[str, str] = {}
     for i, group in enumerate(groups):
         if i in storage.elided:
             continue
-        func, flops = lower_group(group, graph, target, f"tc_k{i}_{group.name}"[:60])
+        func, flops = _lower_tuned(group, graph, target, f"tc_k{i}_{group.name}"[:60], applied)
         key = _func_key(func)
         if key not in by_key:
             by_key[key] = func.name
             funcs.append(func)
         calls.append((group, by_key[key], flops))
     report.seconds["lower"] = time.perf_counter() - t0
+    report.tuning = applied.summary() if applied is not None else None
 
     t0 = time.perf_counter()
     c_source = None
@@ -212,6 +222,20 @@ def board_kernels(funcs: list, target, c_source=None):
 
     return BoardKernels(object_code=build_llvm(funcs, target).object_code if funcs else None,
                         needs_threads=True)
+
+
+def _lower_tuned(group: Group, graph: Graph, target, name: str, applied):
+    """``lower_group`` with the logged config of ``group``, if any (a config the template
+    refuses falls back to the default schedule)."""
+    from .schedule.knobs import InvalidConfig
+
+    config = applied.config_for(group) if applied is not None else None
+    if config is not None:
+        try:
+            return lower_group(group, graph, target, name, config=config)
+        except InvalidConfig:
+            applied.reject(group)
+    return lower_group(group, graph, target, name)
 
 
 def compile_kernels(funcs: list, target, c_source=None) -> bytes:

@@ -1,0 +1,263 @@
+"""Tuning a model: one trial budget shared by its tasks, model-guided search, a log.
+
+    summary = tune("model.onnx", target="llvm", trials=300, log_path="tune.jsonl")
+
+Each round picks the task with the most to gain (``priority``: the seconds the model
+spends in it, ``weight x best cost so far``, discounted by the rounds that did not
+improve it), proposes a batch of unmeasured configs, measures them in child processes
+(``measure``), appends every result to the log at once, and refits the cost model on
+everything measured so far.  Proposals are random until the model has seen
+``MIN_TRAINING_ROWS`` measurements, then simulated annealing on the model's scores of
+each candidate's loop-IR features, with an ``epsilon`` share drawn at random.
+
+Given an existing log, ``tune`` resumes: its records count as measured (never measured
+again), give each task its best so far, and train the model before the first round.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..compiler.schedule.knobs import InvalidConfig
+from .cost_model import CostModel
+from .features import loop_features
+from .log import TuningLog, config_key, make_record
+from .measure import MeasureError, measure
+from .search import Proposer
+from .tasks import Task, extract_tasks
+
+#: measurements before the cost model guides the search (random proposals until then)
+MIN_TRAINING_ROWS = 32
+#: a round that does not improve a task's best divides its priority by this
+STALL_DISCOUNT = 2.0
+
+
+@dataclass
+class TaskState:
+    """What the tuner knows about one task."""
+
+    task: Task
+    proposer: Proposer
+    measured: set[str] = field(default_factory=set)
+    best_cost: float = math.inf
+    best_config: dict | None = None
+    default_cost: float = math.inf
+    trials: int = 0
+    stalls: int = 0
+    exhausted: bool = False
+    features: dict[str, np.ndarray | None] = field(default_factory=dict)  # config key -> row
+
+    @property
+    def priority(self) -> float:
+        """Seconds per model run spent in this task, discounted by unproductive rounds."""
+        if self.exhausted:
+            return -1.0
+        cost = self.best_cost if math.isfinite(self.best_cost) else 1.0
+        return self.task.weight * cost / STALL_DISCOUNT ** self.stalls
+
+    def gflops(self, cost: float) -> float:
+        return self.task.flops / cost / 1e9 if math.isfinite(cost) and cost > 0 else 0.0
+
+
+@dataclass
+class TuningSummary:
+    """Per task: (label, trials, default seconds, best seconds); and the totals."""
+
+    tasks: list[tuple[str, int, float, float]]
+    trials: int
+    errors: int
+    seconds: float
+
+
+class Tuner:
+    """Tunes ``tasks`` into ``log`` (see the module docstring)."""
+
+    def __init__(self, tasks: list[Task], log: TuningLog, *, batch_size: int = 16,
+                 epsilon: float = 0.1, seed: int = 0, repeat: int = 5, timeout: float = 10.0,
+                 progress=None):
+        self.log = log
+        self.batch_size, self.epsilon = batch_size, epsilon
+        self.repeat, self.timeout = repeat, timeout
+        self.progress = progress or Progress()
+        self.model = CostModel(seed=seed)
+        self.states = [TaskState(t, Proposer(t.space(), seed=seed + i))
+                       for i, t in enumerate(tasks)]
+        self.rows: list[tuple[np.ndarray, float, str]] = []  # features, cost, task key
+        self.errors = 0
+        self._resume()
+
+    # --- the log -------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        by_key = {st.task.key: st for st in self.states}
+        for record in self.log.records():
+            st = by_key.get(record["workload"])
+            if st is None or record["target"] != st.task.target:
+                continue
+            key = config_key(record["config"])
+            st.measured.add(key)
+            st.trials += 1
+            cost = _median(record["costs"]) if record["error"] is None else math.inf
+            self._learn(st, record["config"], cost)
+        for st in self.states:
+            best = self.log.best_record(st.task.target, st.task.key)
+            if best is not None:
+                st.best_cost, st.best_config = _median(best["costs"]), best["config"]
+            default = config_key(st.task.default_config())
+            for record in self.log.records():
+                if (record["workload"] == st.task.key and record["error"] is None
+                        and config_key(record["config"]) == default):
+                    st.default_cost = _median(record["costs"])
+        if self.rows:
+            self._refit()
+
+    def _learn(self, st: TaskState, config: dict, cost: float) -> None:
+        row = self._features(st, config)
+        if row is not None:
+            self.rows.append((row, cost, st.task.key))
+
+    # --- one round -----------------------------------------------------------------------
+
+    def tune(self, trials: int) -> TuningSummary:
+        """Measure up to ``trials`` more configs over all tasks; returns the summary."""
+        start, spent = time.perf_counter(), 0
+        self.progress.start(self, trials)
+        for st in self.states:  # the default of each task first: its baseline
+            if spent >= trials:
+                break
+            default = st.task.default_config()
+            if config_key(default) not in st.measured:
+                spent += self._round(st, [default])
+        while spent < trials:
+            st = max(self.states, key=lambda s: s.priority)
+            if st.exhausted:
+                break
+            batch = self._propose(st, min(self.batch_size, trials - spent))
+            if not batch:
+                st.exhausted = True
+                continue
+            spent += self._round(st, batch)
+            self.progress.update(self, st, spent, trials, time.perf_counter() - start)
+        self.progress.finish(self)
+        return TuningSummary([(st.task.label, st.trials, st.default_cost, st.best_cost)
+                              for st in self.states], spent, self.errors,
+                             time.perf_counter() - start)
+
+    def _propose(self, st: TaskState, size: int) -> list[dict]:
+        if len(self.rows) < MIN_TRAINING_ROWS or not self.model.fitted:
+            return st.proposer.random_batch(size, st.measured)
+        starts = [st.best_config] if st.best_config else []
+        return st.proposer.annealed_batch(size, st.measured, lambda cs: self._scores(st, cs),
+                                          starts=starts, epsilon=self.epsilon)
+
+    def _scores(self, st: TaskState, configs: list[dict]) -> list[float]:
+        rows = [self._features(st, c) for c in configs]
+        valid = [i for i, r in enumerate(rows) if r is not None]
+        scores = [-math.inf] * len(configs)
+        if valid:
+            predicted = self.model.predict(np.stack([rows[i] for i in valid]))
+            for i, score in zip(valid, predicted):
+                scores[i] = float(score)
+        return scores
+
+    def _features(self, st: TaskState, config: dict) -> np.ndarray | None:
+        """The loop features of ``config``'s kernel (None: the template rejects it)."""
+        key = config_key(config)
+        if key not in st.features:
+            try:
+                st.features[key] = loop_features(st.task.lower(config))
+            except InvalidConfig:
+                st.features[key] = None
+        return st.features[key]
+
+    def _round(self, st: TaskState, batch: list[dict]) -> int:
+        """Measure ``batch`` (rejected configs become error records without running) and
+        log every result; returns the number of trials it took."""
+        candidates, rejected = [], []
+        for config in batch:
+            try:
+                candidates.append((config, st.task.lower(config)))
+            except InvalidConfig as e:
+                rejected.append((config, f"invalid config: {e}"))
+        results = []
+        if candidates:
+            try:
+                results = measure(candidates, st.task.lower(), target=st.task.target,
+                                  repeat=self.repeat, timeout=self.timeout)
+            except MeasureError as e:  # the default kernel itself fails: skip the task
+                st.exhausted = True
+                self.progress.note(f"skipping {st.task.label}: {e}")
+                return 0
+        improved = False
+        for config, error, costs in ([(r.config, r.error, r.costs) for r in results]
+                                     + [(c, e, []) for c, e in rejected]):
+            self.log.append(make_record(st.task.target, st.task.key, config, costs, error))
+            st.measured.add(config_key(config))
+            st.trials += 1
+            cost = _median(costs) if error is None else math.inf
+            self.errors += error is not None
+            if config_key(config) == config_key(st.task.default_config()) and error is None:
+                st.default_cost = cost
+            if cost < st.best_cost:
+                st.best_cost, st.best_config, improved = cost, config, True
+            self._learn(st, config, cost)
+        st.stalls = 0 if improved else st.stalls + 1
+        if len(self.rows) >= MIN_TRAINING_ROWS:
+            self._refit()
+        return len(batch)
+
+    def _refit(self) -> None:
+        features = np.stack([r for r, _, _ in self.rows])
+        costs = np.array([c for _, c, _ in self.rows])
+        groups = np.array([k for _, _, k in self.rows])
+        self.model.fit(features, costs, groups)
+
+
+def _median(costs) -> float:
+    return float(np.median(costs)) if costs else math.inf
+
+
+class Progress:
+    """Prints the tuning progress: one line per round, or one updating line on a
+    terminal (``stream`` defaults to stderr)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.live = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def start(self, tuner: Tuner, trials: int) -> None:
+        print(f"tuning {len(tuner.states)} tasks, {trials} trials "
+              f"(log {tuner.log.path})", file=self.stream)
+
+    def update(self, tuner: Tuner, st: TaskState, spent: int, trials: int,
+               seconds: float) -> None:
+        left = seconds / max(spent, 1) * (trials - spent)
+        index = tuner.states.index(st) + 1
+        line = (f"[{spent}/{trials}] task {index}/{len(tuner.states)} {st.task.label[:48]}: "
+                f"{st.trials} trials, best {st.gflops(st.best_cost):.1f} GFLOP/s "
+                f"(default {st.gflops(st.default_cost):.1f}), {left / 60:.1f} min left")
+        if self.live:
+            print("\r\033[K" + line, end="", file=self.stream, flush=True)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        print(("\n" if self.live else "") + text, file=self.stream, flush=True)
+
+    def finish(self, tuner: Tuner) -> None:
+        if self.live:
+            print(file=self.stream)
+
+
+def tune(model, target: str = "llvm", *, trials: int = 300, log_path: str = "tune.jsonl",
+         input_shapes=None, example_inputs=None, **options) -> TuningSummary:
+    """Tune ``model``'s tasks for ``target`` with ``trials`` measurements in all,
+    appending to (and resuming from) the log at ``log_path``; ``options`` go to
+    ``Tuner`` (batch_size, epsilon, seed, repeat, timeout, progress)."""
+    tasks = extract_tasks(model, target, input_shapes=input_shapes,
+                          example_inputs=example_inputs)
+    return Tuner(tasks, TuningLog(log_path), **options).tune(trials)
