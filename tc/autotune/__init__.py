@@ -5,7 +5,7 @@
     config = log.best(tasks[0].target, tasks[0].key)
 """
 from .log import FORMAT_VERSION, LogVersionError, TuningLog, config_key, make_record
-from .tasks import Task, extract_tasks, knobs_available
+from .tasks import Task, extract_tasks
 
 __all__ = ["FORMAT_VERSION", "LogVersionError", "Task", "TuningLog", "config_key",
-           "extract_tasks", "knobs_available", "make_record"]
+           "extract_tasks", "make_record"]

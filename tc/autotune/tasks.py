@@ -93,28 +93,14 @@ class Task:
 
     def space(self) -> dict:
         """The knob space of this task's schedule: ``{name: Knob(choices, default)}``."""
+        from ..compiler.schedule import schedule_space
+
         _, outputs = group_to_te(self.group, {})
-        return _schedule_space()(outputs, Target.parse(self.target))
+        return schedule_space(outputs, Target.parse(self.target))
 
     def default_config(self) -> dict:
         """The config that reproduces the default schedule: every knob at its default."""
         return {name: knob.default for name, knob in self.space().items()}
-
-
-def knobs_available() -> bool:
-    """Whether this tc's schedules declare knobs (``schedule_space`` exists)."""
-    from ..compiler import schedule
-
-    return hasattr(schedule, "schedule_space")
-
-
-def _schedule_space():
-    from ..compiler import schedule
-
-    if not knobs_available():
-        raise NotImplementedError("tc.compiler.schedule.schedule_space does not exist in this "
-                                  "tc: schedules declare no knobs yet")
-    return schedule.schedule_space
 
 
 def tuning_target(target) -> str:

@@ -5,20 +5,15 @@ import pickle
 
 import numpy as np
 import onnx
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tc.autotune import Task, extract_tasks, knobs_available
+from tc.autotune import Task, extract_tasks
+from tc.autotune.tasks import tuning_target
 from tc.compiler.graph.evaluate import evaluate
 from tc.compiler.loops.interpret import run_primfunc
 from tc.compiler.loops.ir import PrimFunc
 from tc.examples import small_cnn
-
-needs_knobs = pytest.mark.skipif(
-    not knobs_available(),
-    reason="tc.compiler.schedule.schedule_space does not exist yet (the knobs land with "
-           "the schedule-template work)")
-
+from tc.targets.target import Target
 
 def mlp(seed=0, width=16, prefix=""):
     """x[1, width] -> (Gemm + Relu) twice, both layers width x width (random weights)."""
@@ -58,7 +53,7 @@ def test_small_cnn_tasks():
     # three convs (different shapes), MaxPool and GlobalAveragePool, the Gemm, the Softmax;
     # Flatten alone is injective: no task
     assert families == ["conv2d"] * 3 + ["matmul", "pool", "pool", "softmax"]
-    assert all(t.weight == 1 and t.target == "llvm" for t in tasks)
+    assert all(t.weight == 1 and t.target == tuning_target("llvm") for t in tasks)
     assert len({t.key for t in tasks}) == len(tasks)
     conv1 = tasks[0]
     assert "k3x3 s1x1 1x3x32x32 -> 1x16x32x32" in conv1.label
@@ -100,9 +95,14 @@ def test_key_holds_attributes_not_only_shapes():
     assert a.key != b.key and a.key.split("#")[0] == b.key.split("#")[0]
 
 
-def test_target_is_canonical_text():
+def test_target_is_the_resolved_triple_and_cpu():
+    """Logs are keyed by what the code was tuned on: the triple and CPU as resolved
+    here, not the bare "llvm" (which means a different CPU on another machine)."""
     (task,) = extract_tasks(mlp(), "llvm  -mcpu=generic")
-    assert task.target == "llvm -mcpu=generic"
+    triple = Target.parse("llvm").triple
+    assert task.target == f"llvm -mtriple={triple} -mcpu=generic"
+    assert tuning_target("llvm") == f"llvm -mtriple={triple} -mcpu={Target.parse('llvm').resolved().mcpu}"
+    assert tuning_target("c") == "c"
 
 
 def test_lowered_task_computes_its_group():
@@ -137,15 +137,6 @@ def test_task_pickles_and_lowers_in_a_child_process():
     assert keys == [t.key for t in tasks]
 
 
-def test_space_without_knobs_is_explained():
-    (task,) = extract_tasks(mlp())
-    if knobs_available():
-        pytest.skip("knobs exist: covered by test_default_config_lowers_like_no_config")
-    with pytest.raises(NotImplementedError, match="no knobs"):
-        task.space()
-
-
-@needs_knobs
 def test_default_config_lowers_like_no_config():
     for task in extract_tasks(small_cnn()):
         space = task.space()
@@ -154,7 +145,6 @@ def test_default_config_lowers_like_no_config():
         assert str(task.lower(config)) == str(task.lower())
 
 
-@needs_knobs
 def test_a_config_changes_the_kernel_not_its_results():
     """Each non-default value of each knob that the template accepts gives another
     PrimFunc computing the same as the numpy references."""
