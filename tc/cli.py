@@ -218,6 +218,11 @@ def tune_main(argv: list[str] | None = None) -> int:
                     help="as for tc-build")
     ap.add_argument("--input-dtype", action="append", metavar="[NAME=]DTYPE",
                     help="as for tc-build")
+    ap.add_argument("--save-model", metavar="PATH",
+                    help="write the trained cost model here (XGBoost JSON)")
+    ap.add_argument("--warm-start", metavar="PATH",
+                    help="a cost model saved by an earlier run (e.g. of another model) to "
+                    "guide the search from the first round")
     args = ap.parse_args(argv)
 
     from .autotune.tuner import tune
@@ -229,7 +234,8 @@ def tune_main(argv: list[str] | None = None) -> int:
                                                          args.input_dtype)
         summary = tune(model, args.target, trials=args.trials, log_path=args.log,
                        input_shapes=shapes, example_inputs=example_inputs,
-                       batch_size=args.batch_size, seed=args.seed, timeout=args.timeout)
+                       batch_size=args.batch_size, seed=args.seed, timeout=args.timeout,
+                       save_model=args.save_model, warm_start=args.warm_start)
     except (UsageError, FrontendError, ValueError) as e:
         print(f"tc-tune: error: {e}", file=sys.stderr)
         return 1

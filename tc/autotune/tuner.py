@@ -78,12 +78,14 @@ class Tuner:
 
     def __init__(self, tasks: list[Task], log: TuningLog, *, batch_size: int = 16,
                  epsilon: float = 0.1, seed: int = 0, repeat: int = 5, timeout: float = 10.0,
-                 progress=None):
+                 progress=None, warm_start: CostModel | None = None):
         self.log = log
         self.batch_size, self.epsilon = batch_size, epsilon
         self.repeat, self.timeout = repeat, timeout
         self.progress = progress or Progress()
-        self.model = CostModel(seed=seed)
+        # a model trained on other workloads (features transfer) guides the first rounds;
+        # once this run has MIN_TRAINING_ROWS of its own, it is refit on them
+        self.model = warm_start if warm_start is not None else CostModel(seed=seed)
         self.states = [TaskState(t, Proposer(t.space(), seed=seed + i))
                        for i, t in enumerate(tasks)]
         self.rows: list[tuple[np.ndarray, float, str]] = []  # features, cost, task key
@@ -112,7 +114,7 @@ class Tuner:
                 if (record["workload"] == st.task.key and record["error"] is None
                         and config_key(record["config"]) == default):
                     st.default_cost = _median(record["costs"])
-        if self.rows:
+        if len(self.rows) >= MIN_TRAINING_ROWS:
             self._refit()
 
     def _learn(self, st: TaskState, config: dict, cost: float) -> None:
@@ -148,7 +150,7 @@ class Tuner:
                              time.perf_counter() - start)
 
     def _propose(self, st: TaskState, size: int) -> list[dict]:
-        if len(self.rows) < MIN_TRAINING_ROWS or not self.model.fitted:
+        if not self.model.fitted:
             return st.proposer.random_batch(size, st.measured)
         starts = [st.best_config] if st.best_config else []
         return st.proposer.annealed_batch(size, st.measured, lambda cs: self._scores(st, cs),
@@ -254,10 +256,18 @@ class Progress:
 
 
 def tune(model, target: str = "llvm", *, trials: int = 300, log_path: str = "tune.jsonl",
-         input_shapes=None, example_inputs=None, **options) -> TuningSummary:
+         input_shapes=None, example_inputs=None, save_model: str | None = None,
+         warm_start: str | None = None, **options) -> TuningSummary:
     """Tune ``model``'s tasks for ``target`` with ``trials`` measurements in all,
     appending to (and resuming from) the log at ``log_path``; ``options`` go to
-    ``Tuner`` (batch_size, epsilon, seed, repeat, timeout, progress)."""
+    ``Tuner`` (batch_size, epsilon, seed, repeat, timeout, progress).  ``warm_start``:
+    a cost model saved by an earlier run (``save_model``), e.g. on another model, that
+    guides the search from the first round."""
     tasks = extract_tasks(model, target, input_shapes=input_shapes,
                           example_inputs=example_inputs)
-    return Tuner(tasks, TuningLog(log_path), **options).tune(trials)
+    warm = CostModel.load(warm_start) if warm_start else None
+    tuner = Tuner(tasks, TuningLog(log_path), warm_start=warm, **options)
+    summary = tuner.tune(trials)
+    if save_model and tuner.model.fitted:
+        tuner.model.save(save_model)
+    return summary

@@ -146,3 +146,27 @@ def test_a_malformed_log_line_is_reported_and_skipped(tmp_path):
         summary = tune(mlp(), trials=2, log_path=str(log), batch_size=2, repeat=2,
                        progress=QUIET)
     assert summary.trials == 2
+
+
+def test_a_warm_started_model_guides_the_search_from_the_first_round(tmp_path, monkeypatch):
+    """A cost model saved by another run (features transfer across workloads) is loaded
+    and used for proposals before this run has measured anything of its own."""
+    from tc.autotune import tuner as tuner_module
+    from tc.autotune.cost_model import CostModel
+    from tc.autotune.features import FEATURE_LENGTH
+    from tc.autotune.search import Proposer
+
+    rng = np.random.default_rng(0)
+    saved = tmp_path / "model.json"
+    CostModel(seed=0).fit(rng.random((40, FEATURE_LENGTH)), rng.random(40)).save(str(saved))
+    annealed = []
+    real = Proposer.annealed_batch
+
+    def spy(self, *args, **kwargs):
+        annealed.append(True)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Proposer, "annealed_batch", spy)
+    tuner_module.tune(mlp(), trials=5, log_path=str(tmp_path / "t.jsonl"), batch_size=2,
+                      repeat=2, progress=QUIET, warm_start=str(saved))
+    assert annealed  # with a fresh model the first rounds would be random
