@@ -33,7 +33,7 @@ from ..compiler.loops import ir as L
 from ..compiler.te import expr as E
 from .c_expr import MUL, ExprEmitter
 from .c_helpers import C_TYPE, MEM_TYPE, PREFIX, Helpers, canonical, int_literal
-from .errors import CodegenError
+from .errors import CodegenError, check_unique_names
 from . import llvm_func
 from .llvm_func import RESERVED_NAMES
 from .target import Target
@@ -109,10 +109,7 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
         raise ValueError(f"the C backend compiles for the 'c' target, not {str(target)!r}")
     if not funcs:
         raise ValueError("emit_c needs at least one PrimFunc")
-    names = [f.name for f in funcs]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise CodegenError(f"function names must be unique; repeated: {sorted(dup)}")
+    check_unique_names(funcs)
     helpers = Helpers()
     kernels, stacks, scratch = [], [], []
     for func in funcs:
@@ -138,7 +135,7 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
     needs = dict(scratch)
     parts.append("\n".join(_prototype(f, f.name in needs) + ";" for f in funcs))
     parts.extend(kernels)
-    return CSource(source="\n\n".join(parts) + "\n", func_names=tuple(names),
+    return CSource(source="\n\n".join(parts) + "\n", func_names=tuple(f.name for f in funcs),
                    stack_bytes=max(b for _, b in stacks), libm_calls=libm,
                    kernel_stack_bytes=tuple(stacks), scratch_bytes=tuple(scratch))
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..compiler.loops.ir import PrimFunc
-from .errors import CodegenError
+from .errors import CodegenError, check_unique_names
 from .llvm_func import EmitState, emit_primfunc
 from .target import Target
 
@@ -123,10 +123,8 @@ def build_llvm(funcs: list[PrimFunc], target: Target | str = "llvm",
     funcs = list(funcs)
     if not funcs:
         raise ValueError("build_llvm needs at least one PrimFunc")
+    check_unique_names(funcs)
     names = [f.name for f in funcs]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise CodegenError(f"function names must be unique; repeated: {sorted(dup)}")
     llvm = _llvm()
     target = Target.parse(target).resolved()
     tm = create_target_machine(target)
