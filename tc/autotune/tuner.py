@@ -42,6 +42,7 @@ class TaskState:
 
     task: Task
     proposer: Proposer
+    default_key: str = ""  # config_key of the default config (the template's defaults)
     measured: set[str] = field(default_factory=set)
     best_cost: float = math.inf
     best_config: dict | None = None
@@ -86,8 +87,10 @@ class Tuner:
         # a model trained on other workloads (features transfer) guides the first rounds;
         # once this run has MIN_TRAINING_ROWS of its own, it is refit on them
         self.model = warm_start if warm_start is not None else CostModel(seed=seed)
-        self.states = [TaskState(t, Proposer(t.space(), seed=seed + i))
-                       for i, t in enumerate(tasks)]
+        self.states = []
+        for i, t in enumerate(tasks):
+            proposer = Proposer(t.space(), seed=seed + i)
+            self.states.append(TaskState(t, proposer, config_key(proposer.default())))
         self.rows: list[tuple[np.ndarray, float, str]] = []  # features, cost, task key
         self.errors = 0
         self._resume()
@@ -104,16 +107,13 @@ class Tuner:
             st.measured.add(key)
             st.trials += 1
             cost = _median(record["costs"]) if record["error"] is None else math.inf
+            if key == st.default_key and record["error"] is None:
+                st.default_cost = cost
             self._learn(st, record["config"], cost)
         for st in self.states:
             best = self.log.best_record(st.task.target, st.task.key)
             if best is not None:
                 st.best_cost, st.best_config = _median(best["costs"]), best["config"]
-            default = config_key(st.task.default_config())
-            for record in self.log.records():
-                if (record["workload"] == st.task.key and record["error"] is None
-                        and config_key(record["config"]) == default):
-                    st.default_cost = _median(record["costs"])
         if len(self.rows) >= MIN_TRAINING_ROWS:
             self._refit()
 
@@ -131,9 +131,8 @@ class Tuner:
         for st in self.states:  # the default of each task first: its baseline
             if spent >= trials:
                 break
-            default = st.task.default_config()
-            if config_key(default) not in st.measured:
-                spent += self._round(st, [default])
+            if st.default_key not in st.measured:
+                spent += self._round(st, [st.proposer.default()])
         while spent < trials:
             st = max(self.states, key=lambda s: s.priority)
             if st.exhausted:
@@ -202,7 +201,7 @@ class Tuner:
             st.trials += 1
             cost = _median(costs) if error is None else math.inf
             self.errors += error is not None
-            if config_key(config) == config_key(st.task.default_config()) and error is None:
+            if config_key(config) == st.default_key and error is None:
                 st.default_cost = cost
             if cost < st.best_cost:
                 st.best_cost, st.best_config, improved = cost, config, True
