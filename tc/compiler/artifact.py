@@ -51,7 +51,8 @@ _RUNTIME_SYMBOLS = frozenset((
     "tc_get_num_threads", "tc_parallel_for", "tc_alloc", "tc_free"))
 
 
-def _nbytes(spec: TensorSpec) -> int:
+def tensor_nbytes(spec: TensorSpec) -> int:
+    """Bytes of a dense tensor of ``spec``."""
     return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
 
 
@@ -81,7 +82,7 @@ def _check_ref(plan: ExecutionPlan, ref: TensorRef, where: str, nbytes: int = 0)
         if not 0 <= ref.index < len(specs):
             raise ValueError(f"{where}: {ref.kind} {ref.index} does not exist "
                              f"(the plan has {len(specs)} {ref.kind}s)")
-        size, what = _nbytes(specs[ref.index]), f"{ref.kind} {specs[ref.index].name!r}"
+        size, what = tensor_nbytes(specs[ref.index]), f"{ref.kind} {specs[ref.index].name!r}"
         offset = 0
     elif ref.kind in (WORKSPACE, CONSTANT):
         size = plan.workspace_bytes if ref.kind == WORKSPACE else len(plan.constants)
@@ -124,8 +125,8 @@ def artifact_metadata(plan: ExecutionPlan, target_triple: str | None = None) -> 
         "version": ARTIFACT_VERSION,
         "tc_version": __version__,
         "target": target_triple,
-        "inputs": [_spec_json(s) for s in plan.inputs],
-        "outputs": [_spec_json(s) for s in plan.outputs],
+        "inputs": [spec_json(s) for s in plan.inputs],
+        "outputs": [spec_json(s) for s in plan.outputs],
         "workspace_bytes": plan.workspace_bytes,
         "constants_bytes": len(plan.constants),
         "kernels": list(kernel_arities(plan)),
@@ -140,7 +141,8 @@ def artifact_metadata(plan: ExecutionPlan, target_triple: str | None = None) -> 
     return meta
 
 
-def _spec_json(spec: TensorSpec) -> dict:
+def spec_json(spec: TensorSpec) -> dict:
+    """A tensor's name, shape and dtype as the metadata lists it."""
     return {"name": spec.name, "shape": [int(d) for d in spec.shape],
             "dtype": np.dtype(spec.dtype).name}
 

@@ -20,13 +20,14 @@
 """
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .aot_plan import ExecutionPlan, TensorSpec
-from .artifact import CONSTANTS_SYMBOL, artifact_metadata, write_entry_source
+from .artifact import CONSTANTS_SYMBOL, artifact_metadata, tensor_nbytes, write_entry_source
 
 LIBRARY = "libtcmodel.a"
 WORKSPACE_ALIGN = 64
@@ -83,10 +84,7 @@ def _size_macros(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
     lines = [f"#define TC_MODEL_NUM_{kind}S {len(specs)}"]
     names = [c_macro_name(s.name) for s in specs]
     for i, spec in enumerate(specs):
-        elements = 1
-        for d in spec.shape:
-            elements *= int(d)
-        nbytes = elements * _itemsize(spec.dtype)
+        elements, nbytes = math.prod(spec.shape), tensor_nbytes(spec)
         dims = ", ".join(map(str, spec.shape))
         lines.append(f"/* {kind.lower()} {i} \"{spec.name}\": {spec.dtype}[{dims}] */")
         aliases = [str(i)] + ([names[i]] if names.count(names[i]) == 1 else [])
@@ -94,12 +92,6 @@ def _size_macros(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
             lines.append(f"#define TC_MODEL_{kind}_{alias}_BYTES {nbytes}")
             lines.append(f"#define TC_MODEL_{kind}_{alias}_ELEMENTS {elements}")
     return lines
-
-
-def _itemsize(dtype: str) -> int:
-    import numpy as np
-
-    return np.dtype(dtype).itemsize
 
 
 def model_header(plan: ExecutionPlan) -> str:

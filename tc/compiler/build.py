@@ -135,7 +135,7 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     a board (``is_board_build``) a folder of sources (``board_artifact``).  With a
     ``tuning_log`` (a path or ``TuningLog``), each tunable group takes the best logged
     config for its workload on this target; ``report.tuning`` says how many did."""
-    from .artifact import artifact_metadata, write_artifact
+    from .artifact import spec_json, write_artifact
     from .board_artifact import write_board_folder
 
     board = is_board_build(target, output_path)
@@ -198,8 +198,9 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     report.memory = storage.memory
     report.constant_bytes = len(plan.constants)
     report.workspace_bytes = plan.workspace_bytes
-    meta = artifact_metadata(plan)
-    report.target, report.inputs, report.outputs = str(target), meta["inputs"], meta["outputs"]
+    report.target = str(target)
+    report.inputs = [spec_json(s) for s in plan.inputs]
+    report.outputs = [spec_json(s) for s in plan.outputs]
     report.kernels, report.unique_kernels = len(calls), len(funcs)
     if board:
         write_board_folder(output_path, kernels, plan, str(target))
