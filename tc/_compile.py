@@ -20,27 +20,22 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
     starts with the frontend's phases (``import_graph``) followed by the build's.  Without
     ``output_path`` the library is written to a temporary folder removed with the Module.
     """
-    from .compiler.build import build
     from .runtime.module import load
     from .targets.target import Target
 
     target = target if isinstance(target, Target) else Target.parse(target)
-    graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
-                                           example_inputs=example_inputs)
     tmpdir = None
     if output_path is None:
         tmpdir = tempfile.mkdtemp(prefix="tc-build-")
         output_path = os.path.join(tmpdir, "model.so")
     try:
-        report = build(graph, target, str(output_path), dump_dir=dump_ir,
-                       tuning_log=tuning_log)
-        _warn_untuned(report)
+        report = _import_and_build(model, target, output_path, input_shapes, example_inputs,
+                                   dump_ir, tuning_log)
         module = load(output_path)
     except BaseException:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
         raise
-    report.seconds = {**frontend_seconds, **report.seconds}
     module.build_report = report
     if tmpdir:
         weakref.finalize(module, shutil.rmtree, tmpdir, True)
@@ -55,7 +50,7 @@ def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=
 
     Returns the BuildReport; with ``footprint`` its ``footprint`` attribute holds the
     sizes measured by compiling the folder (``tc.compiler.footprint``)."""
-    from .compiler.build import build, is_board_build
+    from .compiler.build import is_board_build
     from .compiler.footprint import board_compiler, measure_footprint
     from .targets.target import Target
 
@@ -63,11 +58,8 @@ def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=
     if not is_board_build(target, folder):
         raise ValueError(f"{target} builds a shared library for this machine, not a board "
                          "folder: use tc.compile, or the c target")
-    graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
-                                           example_inputs=example_inputs)
-    report = build(graph, target, str(folder), dump_dir=dump_ir, tuning_log=tuning_log)
-    _warn_untuned(report)
-    report.seconds = {**frontend_seconds, **report.seconds}
+    report = _import_and_build(model, target, folder, input_shapes, example_inputs, dump_ir,
+                               tuning_log)
     if footprint:
         cc, cflags = board_compiler(target)
         report.footprint = measure_footprint(folder, cc, cflags, report.constant_bytes,
@@ -75,12 +67,22 @@ def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=
     return report
 
 
-def _warn_untuned(report) -> None:
-    """One warning when a tuning log left workloads on default schedules."""
-    if report.tuning and "default schedules" in report.tuning:
+def _import_and_build(model, target, output_path, input_shapes, example_inputs, dump_ir,
+                      tuning_log):
+    """Import ``model`` and build it into ``output_path``; the report's ``seconds``
+    starts with the frontend's phases.  One warning when a tuning log left workloads on
+    default schedules."""
+    from .compiler.build import build
+
+    graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
+                                           example_inputs=example_inputs)
+    report = build(graph, target, str(output_path), dump_dir=dump_ir, tuning_log=tuning_log)
+    report.seconds = {**frontend_seconds, **report.seconds}
+    if report.untuned:
         import warnings
 
-        warnings.warn(report.tuning, stacklevel=3)
+        warnings.warn(report.tuning, stacklevel=4)
+    return report
 
 
 def import_graph(model, *, input_shapes=None, example_inputs=None):

@@ -36,6 +36,11 @@ class AppliedLog:
         self.found.discard(key)
         self.rejected.add(key)
 
+    @property
+    def untuned(self) -> int:
+        """Tunable workloads left on default schedules (no record, or a refused one)."""
+        return len(self.missing) + len(self.rejected)
+
     def summary(self) -> str:
         """One line: how many tunable workloads used a logged config."""
         total = len(self.found) + len(self.missing) + len(self.rejected)

@@ -45,6 +45,7 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     footprint: object = None      # a footprint.Footprint, for board folders
     tuning: str | None = None     # with a tuning log: how many workloads it tuned
+    untuned: int = 0              # tunable workloads the log left on default schedules
 
     @property
     def total_seconds(self) -> float:
@@ -177,7 +178,8 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
             funcs.append(func)
         calls.append((group, by_key[key], flops))
     report.seconds["lower"] = time.perf_counter() - t0
-    report.tuning = applied.summary() if applied is not None else None
+    if applied is not None:
+        report.tuning, report.untuned = applied.summary(), applied.untuned
 
     t0 = time.perf_counter()
     c_source = None
