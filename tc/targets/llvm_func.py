@@ -245,6 +245,13 @@ class FunctionEmitter:
             free = ops.declare(self.module, "tc_free", ops.VOID, [ops.PTR])
             self.b.call(free, [ptr])
 
+    def _stmt_Barrier(self, s: L.Barrier) -> None:
+        """Threads bound to GPU axes run serially here: nothing to wait for."""
+
+    def _stmt_ThreadAllReduce(self, s: L.ThreadAllReduce) -> None:
+        """The loop bound to the thread axis ran serially, so ``buffer[0]`` already
+        holds the whole reduction."""
+
     def _stmt_For(self, s: L.For) -> None:
         if not (E.is_int(s.var.dtype) and E.is_int(s.min.dtype) and E.is_int(s.extent.dtype)):
             raise CodegenError(f"loop {s.var.name}: variable, min and extent must be integers")

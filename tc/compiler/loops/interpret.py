@@ -105,6 +105,8 @@ class _Translator:
             b = s.buffer
             self.emit(ind, f"{self.name_of(b)} = _nan_or({b.size}, {b.dtype!r})")
             self.stmt(s.body, ind)
+        elif isinstance(s, (L.Barrier, L.ThreadAllReduce)):
+            self.emit(ind, "pass  # " + type(s).__name__ + ": a no-op when threads run serially")
         else:
             raise InterpretError(f"cannot interpret statement {type(s).__name__}")
 

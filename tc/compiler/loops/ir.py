@@ -19,13 +19,23 @@ import numpy as np
 from ..te.expr import Expr, Var, as_expr
 
 SERIAL, PARALLEL, VECTORIZED, UNROLLED = "serial", "parallel", "vectorized", "unrolled"
-FOR_KINDS = (SERIAL, PARALLEL, VECTORIZED, UNROLLED)
+#: GPU launch axes a loop may be bound to (``Stage.bind``): on CUDA the loop variable is
+#: the hardware index, elsewhere the loop runs serially, which computes the same result
+#: (a cooperative fill bound to threadIdx then simply fills the whole tile)
+BLOCK_AXES = ("blockIdx.x", "blockIdx.y", "blockIdx.z")
+THREAD_AXES = ("threadIdx.x", "threadIdx.y", "threadIdx.z")
+GPU_AXES = BLOCK_AXES + THREAD_AXES
+FOR_KINDS = (SERIAL, PARALLEL, VECTORIZED, UNROLLED) + GPU_AXES
+#: buffer scopes: a parameter or arena tensor, a private temporary (registers on a GPU),
+#: and a GPU thread block's shared memory
+GLOBAL, LOCAL, SHARED = "global", "local", "shared"
 
 
 @dataclass(frozen=True, eq=False)
 class Buffer:
-    """A typed, contiguous array. ``scope`` is "global" (a parameter or arena tensor)
-    or "local" (a temporary allocated inside the function). Identity-compared."""
+    """A typed, contiguous array. ``scope`` is "global" (a parameter or arena tensor),
+    "local" (a temporary allocated inside the function) or "shared" (a temporary in a
+    GPU thread block's shared memory). Identity-compared."""
 
     name: str
     shape: tuple[int, ...]
@@ -83,7 +93,10 @@ class For(Stmt):
     """``for var in range(min, min + extent)``, executed as ``kind`` (see FOR_KINDS).
 
     "vectorized" and "unrolled" need a constant extent; "parallel" runs iterations on
-    the runtime's thread pool (a parallel loop nested in another runs serially).
+    the runtime's thread pool (a parallel loop nested in another runs serially).  A
+    kind of GPU_AXES binds the loop to a launch axis: on CUDA ``var`` is that index
+    (the launch dimension is the largest extent bound to it in the kernel; indices past
+    this loop's extent skip the body); other targets run it as a serial loop.
     """
 
     var: Var
@@ -128,6 +141,29 @@ class Allocate(Stmt):
 
     buffer: Buffer
     body: Stmt
+
+
+@dataclass(frozen=True)
+class Barrier(Stmt):
+    """Every thread of a GPU thread block waits here (``__syncthreads()``): it separates
+    the cooperative fill of a shared buffer from its readers.  A no-op off the GPU."""
+
+
+@dataclass(frozen=True)
+class ThreadAllReduce(Stmt):
+    """Combine ``buffer[0]`` across the threads of launch axis ``axis`` (a THREAD_AXES
+    name; ``extent`` threads take part) with ``combiner`` ("sum", "max", "min",
+    "prod"); afterwards every thread's ``buffer[0]`` holds the result.
+
+    Lowering emits it after the partial reduction over a reduce loop bound to a thread
+    axis.  Off the GPU that loop runs serially, so ``buffer[0]`` already holds the full
+    result and this is a no-op.
+    """
+
+    buffer: Buffer
+    combiner: str
+    axis: str
+    extent: int
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ def stmt_str(s, indent: int = 0) -> str:
         return f"{pad}{s.var.name} = {s.value}\n{stmt_str(s.body, indent)}"
     if isinstance(s, L.Allocate):
         b = s.buffer
-        return f"{pad}allocate {b.name}: {b.dtype}[{', '.join(map(str, b.shape))}]\n" + stmt_str(s.body, indent)
+        scope = "" if b.scope == L.LOCAL else f" {b.scope}"
+        return (f"{pad}allocate{scope} {b.name}: {b.dtype}[{', '.join(map(str, b.shape))}]\n"
+                + stmt_str(s.body, indent))
+    if isinstance(s, L.Barrier):
+        return f"{pad}barrier"
+    if isinstance(s, L.ThreadAllReduce):
+        return f"{pad}{s.buffer.name}[0] = all_reduce_{s.combiner}({s.axis} < {s.extent})"
     return f"{pad}{s!r}"
 
 

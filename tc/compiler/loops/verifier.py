@@ -11,8 +11,9 @@ class LoopIRError(ValueError):
 
 def verify_primfunc(func: L.PrimFunc) -> None:
     """Check that every Var is bound by an enclosing loop or let, every Load/Store touches a
-    param or an enclosing Allocate, loop kinds are known, vectorized/unrolled loops have
-    constant extents, and TE-only nodes (TensorRead, Reduce) are gone."""
+    param or an enclosing Allocate, loop kinds are known, vectorized/unrolled and
+    GPU-bound loops have constant extents, and TE-only nodes (TensorRead, Reduce) are
+    gone."""
     errors: list[str] = []
     params = {id(b) for b in func.params}
     if len(params) != len(func.params):
@@ -38,7 +39,8 @@ def _check_stmt(s, bound: set, bufs: set, errors: list) -> None:
         _check_expr(s.extent, bound, bufs, errors)
         if s.kind not in L.FOR_KINDS:
             errors.append(f"loop {s.var.name} has unknown kind {s.kind!r}")
-        if s.kind in (L.VECTORIZED, L.UNROLLED) and not isinstance(s.extent, E.Const):
+        if (s.kind in (L.VECTORIZED, L.UNROLLED) + L.GPU_AXES
+                and not isinstance(s.extent, E.Const)):
             errors.append(f"{s.kind} loop {s.var.name} needs a constant extent, has {s.extent}")
         if id(s.var) in bound:
             errors.append(f"loop variable {s.var.name} is bound twice in nested scopes")
@@ -61,5 +63,12 @@ def _check_stmt(s, bound: set, bufs: set, errors: list) -> None:
     elif isinstance(s, L.Seq):
         for x in s.stmts:
             _check_stmt(x, bound, bufs, errors)
+    elif isinstance(s, L.ThreadAllReduce):
+        if id(s.buffer) not in bufs:
+            errors.append(f"all-reduce of {s.buffer.name}, which is neither a param nor allocated here")
+        if s.axis not in L.THREAD_AXES:
+            errors.append(f"all-reduce over {s.axis!r}, which is not a thread axis {L.THREAD_AXES}")
+    elif isinstance(s, L.Barrier):
+        pass
     else:
         errors.append(f"unknown statement {type(s).__name__}")

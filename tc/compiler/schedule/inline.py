@@ -7,7 +7,8 @@ from .schedule import Schedule, Stage
 
 def inline_expand(sch: Schedule, st: Stage, cache: dict | None = None) -> E.Expr:
     """``st``'s body with every read of an inlined stage replaced by that stage's body
-    (index-substituted), recursively.  ``cache`` (id(tensor) -> Expr) may be shared."""
+    (index-substituted), recursively, and reads of a tensor ``st`` has a ``cache_read``
+    copy of redirected to the copy.  ``cache`` (id(tensor) -> Expr) may be shared."""
     cache = {} if cache is None else cache
     key = id(st.tensor)
     if key not in cache:
@@ -18,7 +19,14 @@ def inline_expand(sch: Schedule, st: Stage, cache: dict | None = None) -> E.Expr
                     body = inline_expand(sch, prod, cache)
                     return E.substitute(body, {a.var: i for a, i in zip(prod.op.axes, n.indices)})
             return n
-        cache[key] = E.post_order_rewrite(st.op.body, fn)
+        body = E.post_order_rewrite(st.op.body, fn)
+        if st.read_redirects:
+            def redirect(n):
+                if isinstance(n, E.TensorRead) and id(n.tensor) in st.read_redirects:
+                    return E.TensorRead(st.read_redirects[id(n.tensor)], n.indices)
+                return n
+            body = E.post_order_rewrite(body, redirect)
+        cache[key] = body
     return cache[key]
 
 

@@ -77,6 +77,9 @@ class _Lowering:
         self.ranges: dict = {}  # every loop var emitted -> (0, extent - 1)
         self._inlined: dict[int, E.Expr] = {}
         self._used_names: set[str] = {t.name for t in args}
+        #: loop vars bound to thread axes around the stage being emitted (a shared copy
+        #: computed inside covers what all of those threads read)
+        self._enclosing_threads: list[E.Var] = []
         self._check()
 
     # --- validation ---------------------------------------------------------------
@@ -129,6 +132,9 @@ class _Lowering:
             params.append(buf)
         local = []
         for st in self._live_stages():
+            if st.attach == "root" and st.scope is not None:
+                raise ScheduleError(f"lower: {st.name} is a {st.scope} copy computed at root; "
+                                    f"compute_at it inside a loop of the stage that reads it")
             if st.attach == "root" and id(st.tensor) not in self.storage:
                 buf = L.Buffer(st.name, tuple(st.tensor.shape), st.tensor.dtype, "local")
                 self.storage[id(st.tensor)] = _Storage(buf, None)
@@ -226,12 +232,48 @@ class _Lowering:
         update = L.Store(storage.buffer, store_idx,
                          _combine(body.combiner, acc, self.lower_expr(body.source)))
         rest_kinds = kinds[first_reduce:]
+        thread_reduce = [(lf, k) for lf, k in zip(rest, rest_kinds) if k in L.THREAD_AXES]
+        if thread_reduce:
+            return self.nest(outer, kinds[:first_reduce],
+                             self.cross_thread_reduction(st, body, storage.buffer, store_idx,
+                                                         rest, rest_kinds, rest_guards,
+                                                         attached, loop_var),
+                             outer_guards, attached, loop_var)
         init_loops = [(lf, k) for lf, k in zip(rest, rest_kinds) if lf.kind == "spatial"]
         init_nest = self.nest([lf for lf, _ in init_loops], [k for _, k in init_loops], init,
                               [g for g in rest_guards if g.spatial], {}, loop_var)
         update_nest = self.nest(rest, rest_kinds, update, rest_guards, attached, loop_var)
         return self.nest(outer, kinds[:first_reduce], L.Seq((init_nest, update_nest)),
                          outer_guards, attached, loop_var)
+
+    def cross_thread_reduction(self, st: Stage, body: E.Reduce, out: L.Buffer, out_idx: E.Expr,
+                               loops: list[IterVar], kinds: list[str], guards: list[_Guard],
+                               attached: dict, loop_var: dict) -> L.Stmt:
+        """A reduction whose reduce loop is bound to a thread axis: each thread
+        accumulates its share into a private ``acc``, the threads combine their
+        partials, and the result is stored::
+
+            acc[0] = init
+            for r_t in range(T):  # threadIdx.x
+              for r_i: acc[0] = acc[0] + source
+            acc[0] = all_reduce_sum(threadIdx.x < T)
+            out[...] = acc[0]
+        """
+        bound = [(lf, k) for lf, k in zip(loops, kinds) if k in L.THREAD_AXES]
+        if len(bound) > 1 or any(lf.kind != "reduce" for lf in loops):
+            raise ScheduleError(f"lower: stage {st.name} binds a reduce axis to a thread "
+                                f"axis; then its reduce loops must be innermost and only one "
+                                f"of them may be bound (fuse them first)")
+        axis_loop, axis = bound[0]
+        acc = L.Buffer(self._fresh_loop_name(f"{st.name}_acc"), (1,), out.dtype, L.LOCAL)
+        update = L.Store(acc, 0, _combine(body.combiner, L.Load(acc, 0),
+                                          self.lower_expr(body.source)))
+        extent = self.ranges[loop_var[id(axis_loop)]][1] + 1
+        return L.Allocate(acc, L.Seq((
+            L.Store(acc, 0, self.lower_expr(body.init)),
+            self.nest(loops, kinds, update, guards, attached, loop_var),
+            L.ThreadAllReduce(acc, body.combiner, axis, extent),
+            L.Store(out, out_idx, L.Load(acc, 0)))))
 
     def emit_constant_pad(self, st: Stage) -> L.Stmt:
         """A materialized constant-padding stage as two dense nests instead of its
@@ -323,16 +365,33 @@ class _Lowering:
                 continue
             ax = prod.attach_axis
             idx = next(i for i, lf in enumerate(leaves) if lf is ax)
+            shared = prod.scope == L.SHARED
+            outer_threads = [loop_var[id(lf)] for lf in leaves[:idx + 1]
+                             if st.annotations.get(lf) in L.THREAD_AXES]
             varying = {}
-            for lf in leaves[idx + 1:]:
-                v = loop_var[id(lf)]
+            for v in [loop_var[id(lf)] for lf in leaves[idx + 1:]] + (
+                    # a shared copy serves every thread of the block, so its region
+                    # covers what the threads bound outside the attach point read too
+                    self._enclosing_threads + outer_threads if shared else []):
                 varying[v] = (E.const(0), E.const(self.ranges[v][1]))
             region = self.infer_region(prod.tensor, body, varying)
             shape = tuple(ext for _, ext, _ in region)
-            buf = L.Buffer(prod.name, shape, prod.tensor.dtype, "local")
+            buf = L.Buffer(prod.name, shape, prod.tensor.dtype, prod.scope or L.LOCAL)
             self.storage[id(prod.tensor)] = _Storage(buf, tuple(s for s, _, _ in region))
             stmts, bufs = out.setdefault(id(ax), ([], []))
-            stmts.append(self.emit_stage(prod, region))
+            self._enclosing_threads.extend(outer_threads)
+            try:
+                fill = self.emit_stage(prod, region)
+            finally:
+                del self._enclosing_threads[len(self._enclosing_threads) - len(outer_threads):]
+            if shared:
+                # the fill waits for the previous iteration's readers, its readers for
+                # the fill; fills placed together share their barriers
+                if not (stmts and isinstance(stmts[-1], L.Barrier)):
+                    stmts.append(L.Barrier())
+                stmts.extend((fill, L.Barrier()))
+            else:
+                stmts.append(fill)
             bufs.append(buf)
         return out
 

@@ -20,8 +20,13 @@ from ..te.traverse import topo_order
 
 AxisRef = Union[IterVar, str]
 
+#: GPU launch axes ``Stage.bind`` takes (the loop IR's ``GPU_AXES``)
+BLOCK_AXES = ("blockIdx.x", "blockIdx.y", "blockIdx.z")
+THREAD_AXES = ("threadIdx.x", "threadIdx.y", "threadIdx.z")
 #: loop annotations a stage may put on a leaf axis
-ANNOTATIONS = ("serial", "parallel", "vectorized", "unrolled")
+ANNOTATIONS = ("serial", "parallel", "vectorized", "unrolled") + BLOCK_AXES + THREAD_AXES
+#: where ``Schedule.cache_read`` may put a copy
+CACHE_SCOPES = ("shared", "local")
 
 
 class ScheduleError(ValueError):
@@ -64,6 +69,10 @@ class Stage:
         self.attach = "root"
         self.attach_stage: Stage | None = None
         self.attach_axis: IterVar | None = None
+        #: a ``cache_read`` copy's memory ("shared" or "local"); None for other stages
+        self.scope: str | None = None
+        #: id(tensor) -> the ``cache_read`` copy this stage reads instead of tensor
+        self.read_redirects: dict[int, Tensor] = {}
 
     def __repr__(self) -> str:
         return f"Stage({self.name}: {[a.var.name for a in self.leaf_axes]})"
@@ -219,6 +228,37 @@ class Stage:
         """Run ``axis``'s iterations on the thread pool: ``for x: body`` -> ``# parallel``."""
         self._annotate("parallel", axis, "parallel")
 
+    def bind(self, axis: AxisRef, thread_axis: str) -> None:
+        """Bind ``axis`` to a GPU launch axis ("blockIdx.x", ..., "threadIdx.z").
+
+        Before: ``for x_o in range(64): for x_i in range(256): body``.  After
+        ``bind(x_o, "blockIdx.x")`` and ``bind(x_i, "threadIdx.x")``, launched as 64
+        blocks of 256 threads::
+
+            x_o = blockIdx.x; x_i = threadIdx.x; body
+
+        A reduce axis may be bound to a thread axis only: each thread accumulates its
+        share, then the threads combine their partial results (``ThreadAllReduce``).
+        Other targets run a bound loop serially.
+        """
+        with self.schedule._recording(False):
+            self._check_mutable("bind")
+            ax = self.axis(axis)
+            if thread_axis not in BLOCK_AXES + THREAD_AXES:
+                raise ScheduleError(f"stage {self.name}: cannot bind {ax.var.name} to "
+                                    f"{thread_axis!r}; launch axes are "
+                                    f"{list(BLOCK_AXES + THREAD_AXES)}")
+            if ax.kind == "reduce" and thread_axis not in THREAD_AXES:
+                raise ScheduleError(f"stage {self.name}: reduce axis {ax.var.name} can only be "
+                                    f"bound to a thread axis (threads of one block combine "
+                                    f"their partial results), not {thread_axis}")
+            taken = [a.var.name for a, k in self.annotations.items() if k == thread_axis]
+            if taken:
+                raise ScheduleError(f"stage {self.name}: {thread_axis} is already bound to "
+                                    f"{taken[0]}; fuse the two axes first")
+            self.annotations[ax] = thread_axis
+        self._record("bind", axis=ax.var.name, thread_axis=thread_axis)
+
     def compute_inline(self) -> None:
         """Substitute this stage's body into every reader; it gets no loops or buffer.
 
@@ -295,6 +335,14 @@ class Schedule:
     def stage_of(self, tensor: Tensor) -> Stage | None:
         return self._by_tensor.get(id(tensor))
 
+    def inputs_of(self, tensor: Tensor) -> list[Tensor]:
+        """The tensors ``tensor``'s compute reads, with ``cache_read`` copies in place of
+        the tensors they copy."""
+        st = self.stage_of(tensor)
+        if st is None:
+            return list(tensor.op.input_tensors)
+        return [st.read_redirects.get(id(t), t) for t in st.op.input_tensors]
+
     def _reads(self, consumer: Tensor, producer: Tensor) -> bool:
         """Whether ``consumer`` reads ``producer``, directly or through other computes."""
         stack, seen = [consumer], set()
@@ -303,11 +351,118 @@ class Schedule:
             if t.is_placeholder or id(t) in seen:
                 continue
             seen.add(id(t))
-            for inp in t.op.input_tensors:
+            for inp in self.inputs_of(t):
                 if inp is producer:
                     return True
                 stack.append(inp)
         return False
+
+    def cache_write(self, tensor: Tensor, scope: str) -> Stage:
+        """Compute ``tensor`` into a ``scope`` copy first; ``tensor``'s own stage then just
+        copies it out.  Returns the copy's stage, which takes over the computation (and
+        its reduce axes); place it with ``compute_at`` inside ``tensor``'s loops.
+
+        Before: ``for i: for j: for k: C[i, j] += A[i, k] * B[k, j]``.  After
+        ``CL = cache_write(C, "local"); CL.compute_at(C, j_o)`` (per-thread tiles)::
+
+            for i_o: for j_o:
+              for ii: for jj: for k: CL[ii, jj] += A[..] * B[..]   # in registers
+              for ii: for jj: C[i_o*4 + ii, j_o*4 + jj] = CL[ii, jj]
+        """
+        with self._recording(False):
+            st = self[tensor]
+            if scope not in CACHE_SCOPES:
+                raise ScheduleError(f"cache_write of {st.name}: scope must be one of "
+                                    f"{list(CACHE_SCOPES)}, not {scope!r}")
+            if st.relations or st.annotations or st.attach != "root" or st.scope is not None:
+                raise ScheduleError(f"cache_write of {st.name}: call it before any other "
+                                    f"primitive on the stage")
+            from ..te.tensor import compute
+
+            name, n = f"{st.name}_{scope}", 1
+            while name in self._by_name:
+                name, n = f"{st.name}_{scope}{n}", n + 1
+            copy = Tensor(name, st.tensor.shape, st.tensor.dtype, st.op)
+            stage = Stage(self, copy, name)
+            stage.scope = scope
+            stage.read_redirects = st.read_redirects
+            out = compute(st.tensor.shape, lambda *idx: copy[idx], name=st.name, tag=st.op.tag,
+                          attrs=dict(st.op.attrs))
+            st.op, st.read_redirects = out.op, {}
+            st.root_axes = tuple(st.op.axes)
+            st.leaf_axes = list(st.root_axes)
+            self.stages.insert(self.stages.index(st), stage)
+            self._by_tensor[id(copy)] = stage
+            self._by_name[name] = stage
+        self._record("cache_write", st.name, {"scope": scope})
+        return stage
+
+    def _reads_inlined(self, consumer: Tensor, producer: Tensor) -> bool:
+        """Whether ``consumer``'s body, once inlined stages are substituted, reads
+        ``producer``."""
+        for inp in self.inputs_of(consumer):
+            if inp is producer:
+                return True
+            st = self.stage_of(inp)
+            if st is not None and st.attach == "inline" and self._reads_inlined(inp, producer):
+                return True
+        return False
+
+    def tensor(self, name: str) -> Tensor:
+        """The tensor called ``name`` (a placeholder or a stage's tensor)."""
+        if name in self._by_name:
+            return self._by_name[name].tensor
+        for t in topo_order(self.outputs):
+            if t.name == name:
+                return t
+        raise ScheduleError(f"no tensor named {name!r} in this schedule")
+
+    def cache_read(self, tensor: Tensor | str, scope: str, readers: list) -> Stage:
+        """A copy of ``tensor`` in ``scope`` ("shared": a GPU block's shared memory,
+        "local": private to each thread) that the ``readers`` stages read instead.
+
+        Place the copy with ``compute_at`` inside a reader's loop: it then holds just the
+        region that reader's inner loops (and, for "shared", its threads) read, and
+        the threads fill it cooperatively when its loops are bound to thread axes.
+        Before: ``for k_o: for k_i: C[i, j] += A[i, k] * B[k, j]``.  After
+        ``AS = cache_read(A, "shared", [C]); AS.compute_at(C, k_o)``::
+
+            for k_o:
+              barrier; AS[...] = A[rows of the block, k_o*8 : k_o*8 + 8]; barrier
+              for k_i: C[i, j] += AS[i - row0, k_i] * B[k, j]
+        """
+        with self._recording(False):
+            if isinstance(tensor, str):
+                tensor = self.tensor(tensor)
+            if scope not in CACHE_SCOPES:
+                raise ScheduleError(f"cache_read of {tensor.name}: scope must be one of "
+                                    f"{list(CACHE_SCOPES)}, not {scope!r}")
+            stages = [r if isinstance(r, Stage) else self[r] for r in readers]
+            if not stages:
+                raise ScheduleError(f"cache_read of {tensor.name}: name the stages that read it")
+            for r in stages:
+                if not self._reads_inlined(r.tensor, tensor):
+                    raise ScheduleError(f"cache_read: stage {r.name} does not read "
+                                        f"{tensor.name} (directly or through inlined stages); "
+                                        f"inline the stages between them first")
+            from ..te.tensor import compute
+
+            base = f"{tensor.name}_{scope}"
+            name, n = base, 1
+            while name in self._by_name:
+                name, n = f"{base}{n}", n + 1
+            copy = compute(tensor.shape, lambda *idx: tensor[idx], name=name, tag="cache_read")
+            stage = Stage(self, copy, name)
+            stage.scope = scope
+            first = min(self.stages.index(r) for r in stages)
+            self.stages.insert(first, stage)
+            self._by_tensor[id(copy)] = stage
+            self._by_name[name] = stage
+            for r in stages:
+                r.read_redirects[id(tensor)] = copy
+        self._record("cache_read", stages[0].name, {"tensor": tensor.name, "scope": scope,
+                                                    "readers": [r.name for r in stages]})
+        return stage
 
     def _record(self, op: str, stage: str, args: dict) -> None:
         if self._record_on:
@@ -338,6 +493,12 @@ def apply_steps(sch: Schedule, steps: list[dict]) -> Schedule:
     """Replay recorded ``steps`` (from ``Schedule.steps``) on ``sch``; returns ``sch``."""
     for step in steps:
         step = dict(step)
+        if step.get("op") == "cache_read":
+            sch.cache_read(step["tensor"], step["scope"], step["readers"])
+            continue
+        if step.get("op") == "cache_write":
+            sch.cache_write(sch[step["stage"]].tensor, step["scope"])
+            continue
         op, stage = step.pop("op", None), sch[step.pop("stage", "")]
         if op == "split":
             stage.split(step["axis"], step["factor"])
@@ -349,6 +510,8 @@ def apply_steps(sch: Schedule, steps: list[dict]) -> Schedule:
             stage.fuse(step["outer"], step["inner"])
         elif op in ("vectorize", "unroll", "parallel"):
             getattr(stage, op)(step["axis"])
+        elif op == "bind":
+            stage.bind(step["axis"], step["thread_axis"])
         elif op == "compute_inline":
             stage.compute_inline()
         elif op == "compute_at":
