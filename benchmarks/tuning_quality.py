@@ -4,6 +4,8 @@ model's ranking accuracy on held-out configs, replayed offline on measured table
     python benchmarks/tuning_quality.py [--cache tuning_quality.cache.json]
         [--json tuning_quality.json] [--seeds 0,1,2] [--passes 2] [--threads 1]
         [--workloads conv3x3_256@14,bert_ffn1,...]
+    python benchmarks/tuning_quality.py --vary matmul.kc [--workloads bert_ffn1,...]
+        [--passes 5] [--threads 1]
 
 1. The tables.  For each workload below (one tunable task of a model, found by its label
    among ``tc.autotune.extract_tasks``), EVERY config of its knob space is measured with
@@ -22,11 +24,11 @@ model's ranking accuracy on held-out configs, replayed offline on measured table
    cost from the table, so every strategy sees the same noise).  For each seed:
    (a) random search: a random permutation of the configs that measured successfully
        (rejected and failing configs left out, which only helps random search);
-   (b) model-guided search: ``tc.autotune.tuner.Tuner`` itself, on the one task, with
-       ``tuner.measure`` replaced by a table lookup: the default config first, random
-       batches until ``MIN_TRAINING_ROWS``, then ``Proposer.annealed_batch`` scored by
-       the ``CostModel`` on ``loop_features`` (precomputed once per config), batches of
-       16, epsilon 0.1.  Every trial it spends counts, rejected configs included.
+   (b) model-guided search: ``tc.autotune.tuner.Tuner`` itself, on the one task, given
+       a table lookup as its ``measure``: the default config first, random batches
+       until ``MIN_TRAINING_ROWS``, then ``Proposer.annealed_batch`` scored by the
+       ``CostModel`` on ``loop_features`` (precomputed once per config), batches of 16,
+       epsilon 0.1.  Every trial it spends counts (it proposes no rejected config).
    The figure is the number of trials until a config reaches a goal, 95% (the issue's)
    or 99% of the best speed among the configs searched (cost <= best / goal), averaged
    over the seeds; "rand E" is random search's exact mean over all permutations,
@@ -44,6 +46,13 @@ model's ranking accuracy on held-out configs, replayed offline on measured table
      ``TRANSFER_SOURCE`` plus the part of ``TRANSFER_TARGET``'s table not held out
      (ranking groups by workload), predict ``HELD_OUT`` random configs of
      ``TRANSFER_TARGET``.
+
+4. ``--vary KNOB`` (instead of 1-3: no table, no cache): is one knob worth searching?
+   For each workload, the default config with each choice of the knob whose name ends
+   in KNOB (the other knobs at their defaults), measured in ``--passes`` passes, each
+   pass all choices in one shuffled batch (so that the choices are timed interleaved,
+   seconds apart, and a slow spell of the shared machine hits them alike); a choice's
+   cost is the lowest of its per-pass medians, compared with the knob's default.
 """
 from __future__ import annotations
 
@@ -57,7 +66,6 @@ import random
 import sys
 import tempfile
 import time
-from unittest import mock
 
 import numpy as np
 
@@ -78,7 +86,10 @@ WORKLOADS = {
     "bert_ffn1": ("bert_layer", "PackedMatMul+Add+Gelu 1x128x768 -> 1x128x3072"),
     "bert_qkv": ("bert_layer", "PackedMatMul+Add 1x128x768 -> 1x128x768"),
     "conv3x3_64@56": ("resnet50", "PackedConv+Relu k3x3 s1x1 1x64x56x56 -> 1x64x56x56"),
+    "bert_ffn2": ("bert_layer", "PackedMatMul+Add+Add 1x128x3072 -> 1x128x768"),
 }
+#: the workloads measured by default (bert_ffn2 on demand: the longest K, for --vary)
+DEFAULT_WORKLOADS = ("conv3x3_256@14", "bert_ffn1", "bert_qkv", "conv3x3_64@56")
 #: the "warm" search mode's other workload (same schedule template, other shapes)
 SIBLINGS = {"conv3x3_256@14": "conv3x3_64@56", "conv3x3_64@56": "conv3x3_256@14",
             "bert_ffn1": "bert_qkv", "bert_qkv": "bert_ffn1"}
@@ -221,11 +232,11 @@ def guided_order(task, costs: dict[str, float], features: dict, cold: bool, seed
                 else MeasureResult(config, error="failed in the table")
                 for config, _ in candidates]
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            mock.patch.object(tuner_module, "measure", replay_measure):
+    with tempfile.TemporaryDirectory() as tmp:
         log = TuningLog(os.path.join(tmp, "replay.jsonl"))
         tuner = tuner_module.Tuner([task], log, batch_size=BATCH, epsilon=0.1, seed=seed,
-                                   progress=tuner_module.Progress(io.StringIO()))
+                                   progress=tuner_module.Progress(io.StringIO()),
+                                   measure=replay_measure)
         state = tuner.states[0]
         state.features.update(features)
         if cold:
@@ -299,6 +310,46 @@ def transfer_accuracy(source, target, seed: int) -> tuple[float, int, int]:
     return pairwise_accuracy(model.predict(xt[test]), yt[test]), len(test), len(train)
 
 
+# --- one knob ----------------------------------------------------------------------------
+
+def vary_knob(task, suffix: str, passes: int, threads: int) -> tuple[str, list]:
+    """(the knob's name, [(choice, per-pass medians in s or None if failed or rejected)])
+    for each choice of ``task``'s knob named ``*suffix`` on the default config (see the
+    module docstring, 4.)."""
+    space = task.space()
+    name = next((n for n in space if n.endswith(suffix)), None)
+    if name is None:
+        raise LookupError(f"{task.label} has no knob ending in {suffix!r}: {list(space)}")
+    base = task.default_config()
+    runs: dict = {}
+    candidates = []
+    for choice in space[name].choices:
+        config = {**base, name: choice}
+        runs[config_key(config)] = (choice, [])
+        try:
+            candidates.append((config, task.lower(config)))
+        except InvalidConfig:
+            pass
+    reference = task.lower()
+    for p in range(passes):
+        order = random.Random(p).sample(candidates, len(candidates))
+        for r in measure(order, reference, repeat=5, num_threads=threads):
+            runs[config_key(r.config)][1].append(None if r.error else r.median)
+        print(f"  {task.label[:40]}: pass {p + 1}/{passes}", file=sys.stderr)
+    return name, list(runs.values())
+
+
+def print_vary(label: str, name: str, rows: list, default) -> None:
+    """One line per choice: per-pass medians, the lowest, and default / this."""
+    costs = {c: min(t) if t and None not in t else math.inf for c, t in rows}
+    print(f"\n{label}: {name} (default {default!r})")
+    print(f"{'choice':>8} {'best ms':>8} {'vs default':>10}   per-pass medians (ms)")
+    for choice, times in rows:
+        per_pass = " ".join("fail" if t is None else f"{t * 1e3:.3f}" for t in times)
+        print(f"{choice!s:>8} {costs[choice] * 1e3:8.3f} "
+              f"{costs[default] / costs[choice]:9.3f}x   {per_pass or 'rejected'}", flush=True)
+
+
 # --- main ------------------------------------------------------------------------------
 
 def main() -> None:
@@ -310,10 +361,19 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--passes", type=int, default=2, help="measurements of each config")
     ap.add_argument("--threads", type=int, default=1, help="kernel threads when measuring")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS))
+    ap.add_argument("--vary", metavar="KNOB",
+                    help="only time each choice of this knob on the default config")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.workloads.split(",")
+    if args.vary:
+        for name in names:
+            task = find_task(*WORKLOADS[name])
+            knob, rows = vary_knob(task, args.vary, args.passes, args.threads)
+            print_vary(f"{name} ({task.label}, {args.threads} threads)", knob, rows,
+                       task.space()[knob].default)
+        return
 
     cache = {}
     if os.path.exists(args.cache):

@@ -1,7 +1,10 @@
 """Applying a tuning log at compile time: the best record's config for each tunable
 group of the model, matched by workload key and tuning target (``tuning_target``: a log
-tuned on another CPU or triple is not applied)."""
+tuned on another CPU or triple is not applied), preferring the records measured at the
+thread count the model will run at (``AppliedLog``)."""
 from __future__ import annotations
+
+import os
 
 from .log import TuningLog
 from .tasks import group_key, is_tunable, tuning_target
@@ -12,11 +15,19 @@ class AppliedLog:
 
     ``found``/``missing``: tunable workloads with and without a record for the target;
     ``rejected``: records whose config the schedule template refused (a log written by
-    another tc version), which fall back to the default schedule."""
+    another tc version), which fall back to the default schedule.
 
-    def __init__(self, log: TuningLog | str, target):
+    ``threads``: the thread count the built model will run at, whose records are
+    preferred (``log.preferred_threads``: that count when the log has records of it,
+    else the nearest).  None: the runtime's default when the build can tell, i.e.
+    ``$TC_NUM_THREADS`` when set (a build does not fix the count: a Module runs at that
+    or at all physical cores unless ``set_num_threads`` says otherwise); without it the
+    records of the most threads, the count a tuning run measures at by default."""
+
+    def __init__(self, log: TuningLog | str, target, threads: int | None = None):
         self.log = log if isinstance(log, TuningLog) else TuningLog(log)
         self.target = tuning_target(target)
+        self.threads = threads if threads is not None else _env_threads()
         self.found: set[str] = set()
         self.missing: set[str] = set()
         self.rejected: set[str] = set()
@@ -26,7 +37,7 @@ class AppliedLog:
         if not is_tunable(group):
             return None
         key = group_key(group)
-        config = self.log.best(self.target, key)
+        config = self.log.best(self.target, key, self.threads)
         (self.found if config is not None else self.missing).add(key)
         return config
 
@@ -52,3 +63,9 @@ class AppliedLog:
             line += (f"; {len(self.rejected)} records were refused by the schedule templates "
                      "(an older log?) and use default schedules")
         return line
+
+
+def _env_threads() -> int | None:
+    """``$TC_NUM_THREADS`` as the runtime reads it (a positive integer), else None."""
+    text = os.environ.get("TC_NUM_THREADS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else None

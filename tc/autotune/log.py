@@ -2,15 +2,21 @@
 
     {"version": 1, "tc_version": "0.1.0", "target": "llvm", "workload": "<task key>",
      "config": {"tile_x": 8}, "costs": [0.00123, 0.00121], "error": null,
-     "timestamp": 1718000000.0}
+     "timestamp": 1718000000.0, "threads": 2}
 
 ``costs`` are seconds per run (empty when the candidate failed); ``error`` is ``None`` or
-what went wrong (a crash, a timeout, wrong results).  Every record is flushed and synced
-as it is written, so a run killed at any moment loses at most the line it was writing;
-a reader reports a malformed line (with its number) and skips it.  A record of another
-format version is refused, naming the file, the line and the version: this tc reads
-only ``FORMAT_VERSION``.  Matching is exact on the target string, so a log written for
-one target is never applied to another.
+what went wrong (a crash, a timeout, wrong results).  ``threads`` is the thread count of
+tc's runtime (its thread pool) while the costs were measured: a parallel kernel's cost,
+and so which config is best, depends on it.  It is ``null`` when unknown (a candidate
+that was never timed), and records written before the field existed (same format
+version) lack it, which reads as unknown.  ``best_record`` prefers the records measured
+at the thread count asked for (see ``preferred_threads``).
+
+Every record is flushed and synced as it is written, so a run killed at any moment
+loses at most the line it was writing; a reader reports a malformed line (with its
+number) and skips it.  A record of another format version is refused, naming the file,
+the line and the version: this tc reads only ``FORMAT_VERSION``.  Matching is exact on
+the target string, so a log written for one target is never applied to another.
 """
 from __future__ import annotations
 
@@ -39,14 +45,16 @@ def config_key(config: dict) -> str:
 
 
 def make_record(target: str, workload: str, config: dict, costs, error: str | None = None,
-                timestamp: float | None = None) -> dict:
-    """A record of this format version and this tc's version (timestamp: now)."""
+                timestamp: float | None = None, threads: int | None = None) -> dict:
+    """A record of this format version and this tc's version (timestamp: now;
+    ``threads``: the runtime's thread count during the measurement, None if unknown)."""
     from .. import __version__
 
     return {"version": FORMAT_VERSION, "tc_version": __version__, "target": str(target),
             "workload": workload, "config": json.loads(config_key(config)),
             "costs": [float(c) for c in costs], "error": error,
-            "timestamp": time.time() if timestamp is None else timestamp}
+            "timestamp": time.time() if timestamp is None else timestamp,
+            "threads": None if threads is None else int(threads)}
 
 
 def record_problem(record) -> str | None:
@@ -63,7 +71,10 @@ def record_problem(record) -> str | None:
               ("costs", isinstance(record["costs"], list) and all(
                   _is_number(c) and math.isfinite(c) and c >= 0 for c in record["costs"])),
               ("error", record["error"] is None or isinstance(record["error"], str)),
-              ("timestamp", _is_number(record["timestamp"]))]
+              ("timestamp", _is_number(record["timestamp"])),
+              ("threads", record.get("threads") is None or (
+                  isinstance(record["threads"], int) and not isinstance(record["threads"], bool)
+                  and record["threads"] >= 1))]
     bad = [name for name, ok in checks if not ok]
     if bad:
         return f"bad value of {', '.join(bad)}"
@@ -158,20 +169,24 @@ class TuningLog:
                 warnings.warn(problem, stacklevel=2)
         return contents.records
 
-    def best_record(self, target: str, workload: str) -> dict | None:
+    def best_record(self, target: str, workload: str, threads: int | None = None) -> dict | None:
         """The error-free record of ``workload`` on exactly ``target`` with the lowest
-        median cost (the first of equals), or None."""
+        median cost (the first of equals), or None; among the records measured at the
+        thread count ``preferred_threads`` picks for ``threads`` (None: not known)."""
+        ok = [r for r in self.records()
+              if r["target"] == str(target) and r["workload"] == workload and r["error"] is None]
+        chosen = preferred_threads({r.get("threads") for r in ok}, threads)
         best, best_cost = None, math.inf
-        for r in self.records():
-            if r["target"] == str(target) and r["workload"] == workload and r["error"] is None:
+        for r in ok:
+            if r.get("threads") == chosen:
                 cost = statistics.median(r["costs"])
                 if cost < best_cost:
                     best, best_cost = r, cost
         return best
 
-    def best(self, target: str, workload: str) -> dict | None:
+    def best(self, target: str, workload: str, threads: int | None = None) -> dict | None:
         """The config of ``best_record``, or None when the log has none."""
-        record = self.best_record(target, workload)
+        record = self.best_record(target, workload, threads)
         return None if record is None else record["config"]
 
     def measured(self, target: str, workload: str) -> set[str]:
@@ -214,6 +229,21 @@ class TuningLog:
                 continue
             records.append(record)
         return LogContents(records, problems)
+
+
+def preferred_threads(counts, wanted: int | None) -> int | None:
+    """Which of the thread counts ``counts`` (None: unknown) a build that will run at
+    ``wanted`` threads should take its records from: ``wanted`` itself when measured;
+    else the nearest known count (of two equally near, the larger); with ``wanted``
+    unknown, the largest known count (a tuning run measures at the runtime's default,
+    all cores, which is also how a module runs unless told otherwise); the unknown
+    count only when no record says."""
+    known = [c for c in counts if c is not None]
+    if not known:
+        return None
+    if wanted is None:
+        return max(known)
+    return min(known, key=lambda c: (abs(c - wanted), -c))
 
 
 def _version_problem(record, path: str, number: int | None) -> str | None:

@@ -4,6 +4,7 @@
     results[0].median        # seconds per call (inf when results[0].error is set)
     results[0].error         # None, "build: ...", "timeout after 10 s", "crash: signal 11
                              # (SIGSEGV)", "wrong result: max abs diff ... at [i, j] ..."
+    results[0].threads       # the runtime's thread count the timed runs used
 
 A candidate is a ``PrimFunc`` whose params are buffers, inputs then outputs (the buffers
 it stores to are its outputs).  Each is compiled by LLVM and linked with tc's C runtime
@@ -57,7 +58,8 @@ class MeasureResult:
     """One candidate's measurement: ``costs`` are seconds per call, one per timed run of
     ``number`` calls (empty when ``error`` is set); ``build_seconds`` the time to compile
     and link it, ``run_seconds`` the child's wall time (process start, load, check and
-    timing)."""
+    timing); ``threads`` the thread count of tc's runtime during the timed runs (None
+    when not timed)."""
 
     config: Any
     costs: list[float] = field(default_factory=list)
@@ -65,6 +67,7 @@ class MeasureResult:
     build_seconds: float = 0.0
     run_seconds: float = 0.0
     number: int = 0
+    threads: int | None = None
 
     @property
     def median(self) -> float:
@@ -125,6 +128,7 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
                     out, result.run_seconds = server.run(replace(job, library=lib))
                     result.error, result.costs = out.get("error"), out.get("costs", [])
                     result.number = out.get("number", 0)
+                    result.threads = out.get("threads")
                 results.append(result)
     return results
 
@@ -199,7 +203,7 @@ def _stores(stmt, loops: tuple):
 
 def build_library(func: L.PrimFunc, target, path: str) -> float:
     """Compile ``func`` with LLVM and link it with tc's C runtime into a shared library
-    at ``path`` exporting it as KERNEL_SYMBOL (and tc_set_num_threads); returns the
+    at ``path`` exporting it as KERNEL_SYMBOL (and tc_set/get_num_threads); returns the
     seconds it took.  No AOT entry: the child calls the kernel itself."""
     from tc.runtime import toolchain
     from tc.targets.llvm import build_llvm
@@ -209,7 +213,8 @@ def build_library(func: L.PrimFunc, target, path: str) -> float:
     obj_path, script = Path(f"{path}.o"), Path(f"{path}.map")
     try:
         obj_path.write_bytes(obj)
-        script.write_text(f"{{ global: {KERNEL_SYMBOL}; tc_set_num_threads; local: *; }};\n")
+        script.write_text(f"{{ global: {KERNEL_SYMBOL}; tc_set_num_threads; "
+                          "tc_get_num_threads; local: *; };\n")
         toolchain.run_compiler(
             [*toolchain.shared_library_flags(script), "-o", path, str(obj_path),
              str(toolchain.runtime_object()), *toolchain.LINK_LIBS],

@@ -7,8 +7,8 @@ imports only numpy, ml_dtypes and ctypes (not tc, nor the tuner's __main__), and
 JSON lines over stdin/stdout: one job in, one result out.  Each job runs in a fresh fork
 of the server (milliseconds to start): a crash, a hang or a stray write costs that child
 only.  The results: {"costs": [seconds per call, one per timed run], "number": calls per
-run}, {} for the reference, or {"error": "run: ..." | "wrong result: ..." |
-"timeout after 10 s" | "crash: signal 11 (SIGSEGV)"}.
+run, "threads": the runtime's thread count}, {} for the reference, or {"error": "run: ..."
+| "wrong result: ..." | "timeout after 10 s" | "crash: signal 11 (SIGSEGV)"}.
 """
 from __future__ import annotations
 
@@ -234,7 +234,7 @@ def _do(job: Job) -> dict:
     while time.perf_counter() < deadline:
         call_timed(number)
     costs = [call_timed(number) / number for _ in range(job.repeat)]
-    return {"costs": costs, "number": number}
+    return {"costs": costs, "number": number, "threads": int(lib.tc_get_num_threads())}
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ A config is a dict {knob name: value}; the space maps each knob name to its ``Kn
 (``choices``, ``default``).  Search works on the configs themselves: a neighbour changes
 one knob to another of its choices.  ``score(configs)`` (higher = predicted faster) is
 the caller's: the tuner lowers each config, extracts loop-IR features and asks the cost
-model; a config the template rejects scores ``-inf`` and is never proposed.
+model; a config the template rejects scores ``-inf`` and is never proposed.  Random
+draws (before the model has data, and the epsilon share) are filtered by the caller's
+``valid(config) -> bool``, so that no proposal is a config the template rejects.
 
     proposer = Proposer(space, seed=0)
-    batch = proposer.random_batch(16, measured)            # before the model has data
-    batch = proposer.annealed_batch(16, measured, score, starts=best_measured, epsilon=0.1)
+    batch = proposer.random_batch(16, measured, valid)     # before the model has data
+    batch = proposer.annealed_batch(16, measured, score, starts=best_measured, epsilon=0.1,
+                                    valid=valid)
 """
 from __future__ import annotations
 
@@ -48,9 +51,10 @@ class Proposer:
         others = [c for c in self.space[name].choices if c != config[name]]
         return {**config, name: self.rng.choice(others)}
 
-    def random_batch(self, size: int, measured: set[str], tries: int = 50) -> list[dict]:
-        """Up to ``size`` distinct unmeasured configs drawn uniformly (fewer when the
-        space is nearly exhausted)."""
+    def random_batch(self, size: int, measured: set[str], valid=None,
+                     tries: int = 50) -> list[dict]:
+        """Up to ``size`` distinct unmeasured configs drawn uniformly, each accepted by
+        ``valid(config)`` when given (fewer when the space is nearly exhausted)."""
         batch, seen = [], set(measured)
         for _ in range(size * tries):
             if len(batch) == size:
@@ -59,18 +63,20 @@ class Proposer:
             key = config_key(config)
             if key not in seen:
                 seen.add(key)
-                batch.append(config)
+                if valid is None or valid(config):
+                    batch.append(config)
         return batch
 
     def annealed_batch(self, size: int, measured: set[str], score, starts: list[dict],
                        epsilon: float = 0.1, walkers: int = 16, steps: int = 12,
-                       temperature: float = 1.0) -> list[dict]:
+                       temperature: float = 1.0, valid=None) -> list[dict]:
         """``size`` unmeasured configs: a fraction ``epsilon`` drawn at random
         (exploration), the rest the best-scoring configs that ``walkers`` annealing walks
         met in ``steps`` steps from ``starts`` (the best measured configs) and random
-        points.  ``score(list of configs) -> list of floats`` is called once per step."""
+        points.  ``score(list of configs) -> list of floats`` is called once per step;
+        ``valid`` filters the random draws (see ``random_batch``)."""
         explore = min(size, int(round(size * epsilon)))
-        batch = self.random_batch(explore, measured)
+        batch = self.random_batch(explore, measured, valid)
         taken = set(measured) | {config_key(c) for c in batch}
         points = [dict(c) for c in starts[:walkers]]
         points += [self.random_config() for _ in range(walkers - len(points))]
@@ -105,5 +111,5 @@ class Proposer:
             batch.append(config)
             taken.add(config_key(config))
         if len(batch) < size:  # the walks met too few new configs: fill at random
-            batch += self.random_batch(size - len(batch), taken)
+            batch += self.random_batch(size - len(batch), taken, valid)
         return batch

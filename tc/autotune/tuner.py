@@ -5,10 +5,13 @@
 Each round picks the task with the most to gain (``priority``: the seconds the model
 spends in it, ``weight x best cost so far``, discounted by the rounds that did not
 improve it), proposes a batch of unmeasured configs, measures them in child processes
-(``measure``), appends every result to the log at once, and refits the cost model on
-everything measured so far.  Proposals are random until the model has seen
-``MIN_TRAINING_ROWS`` measurements, then simulated annealing on the model's scores of
-each candidate's loop-IR features, with an ``epsilon`` share drawn at random.
+(``measure.measure``, or the ``measure`` given to ``Tuner``), appends every result to
+the log at once, and refits the cost model on everything measured so far.  Proposals
+are random until the model has seen ``MIN_TRAINING_ROWS`` measurements, then simulated
+annealing on the model's scores of each candidate's loop-IR features, with an
+``epsilon`` share drawn at random.  A config the template rejects (``InvalidConfig``) is
+never proposed: each candidate is lowered (and its features cached by config key, as
+the model needs them anyway) before it enters a batch, so no trial is spent on one.
 
 Given an existing log, ``tune`` resumes: its records count as measured (never measured
 again), give each task its best so far, and train the model before the first round.
@@ -26,7 +29,8 @@ from ..compiler.schedule.knobs import InvalidConfig
 from .cost_model import CostModel
 from .features import loop_features
 from .log import TuningLog, config_key, make_record
-from .measure import MeasureError, measure
+from .measure import MeasureError
+from .measure import measure as measure_batch
 from .search import Proposer
 from .tasks import Task, extract_tasks
 
@@ -75,14 +79,21 @@ class TuningSummary:
 
 
 class Tuner:
-    """Tunes ``tasks`` into ``log`` (see the module docstring)."""
+    """Tunes ``tasks`` into ``log`` (see the module docstring).
+
+    ``measure``: measures a batch, with ``measure.measure``'s signature and results
+    (``measure(candidates, reference, target=, repeat=, timeout=)`` -> one
+    ``MeasureResult`` per (config, PrimFunc) candidate, in order); the default is
+    ``measure.measure`` itself.  A replacement lets a benchmark replay measured tables
+    or a test stand in for the child processes."""
 
     def __init__(self, tasks: list[Task], log: TuningLog, *, batch_size: int = 16,
                  epsilon: float = 0.1, seed: int = 0, repeat: int = 5, timeout: float = 10.0,
-                 progress=None, warm_start: CostModel | None = None):
+                 progress=None, warm_start: CostModel | None = None, measure=None):
         self.log = log
         self.batch_size, self.epsilon = batch_size, epsilon
         self.repeat, self.timeout = repeat, timeout
+        self.measure = measure if measure is not None else measure_batch
         self.progress = progress or Progress()
         # a model trained on other workloads (features transfer) guides the first rounds;
         # once this run has MIN_TRAINING_ROWS of its own, it is refit on them
@@ -149,11 +160,15 @@ class Tuner:
                              time.perf_counter() - start)
 
     def _propose(self, st: TaskState, size: int) -> list[dict]:
+        """Up to ``size`` unmeasured configs that the template accepts."""
+        def valid(config: dict) -> bool:
+            return self._features(st, config) is not None
+
         if not self.model.fitted:
-            return st.proposer.random_batch(size, st.measured)
+            return st.proposer.random_batch(size, st.measured, valid)
         starts = [st.best_config] if st.best_config else []
         return st.proposer.annealed_batch(size, st.measured, lambda cs: self._scores(st, cs),
-                                          starts=starts, epsilon=self.epsilon)
+                                          starts=starts, epsilon=self.epsilon, valid=valid)
 
     def _scores(self, st: TaskState, configs: list[dict]) -> list[float]:
         rows = [self._features(st, c) for c in configs]
@@ -166,7 +181,10 @@ class Tuner:
         return scores
 
     def _features(self, st: TaskState, config: dict) -> np.ndarray | None:
-        """The loop features of ``config``'s kernel (None: the template rejects it)."""
+        """The loop features of ``config``'s kernel (None: the template rejects it),
+        cached by config key: also the tuner's test of a candidate's validity (a
+        rejected config fails while scheduling, before any lowering; a valid one's
+        features are needed once it is measured anyway)."""
         key = config_key(config)
         if key not in st.features:
             try:
@@ -187,16 +205,18 @@ class Tuner:
         results = []
         if candidates:
             try:
-                results = measure(candidates, st.task.lower(), target=st.task.target,
-                                  repeat=self.repeat, timeout=self.timeout)
+                results = self.measure(candidates, st.task.lower(), target=st.task.target,
+                                       repeat=self.repeat, timeout=self.timeout)
             except MeasureError as e:  # the default kernel itself fails: skip the task
                 st.exhausted = True
                 self.progress.note(f"skipping {st.task.label}: {e}")
                 return 0
         improved = False
-        for config, error, costs in ([(r.config, r.error, r.costs) for r in results]
-                                     + [(c, e, []) for c, e in rejected]):
-            self.log.append(make_record(st.task.target, st.task.key, config, costs, error))
+        for config, error, costs, threads in (
+                [(r.config, r.error, r.costs, r.threads) for r in results]
+                + [(c, e, [], None) for c, e in rejected]):
+            self.log.append(make_record(st.task.target, st.task.key, config, costs, error,
+                                        threads=threads))
             st.measured.add(config_key(config))
             st.trials += 1
             cost = _median(costs) if error is None else math.inf

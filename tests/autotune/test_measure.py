@@ -83,7 +83,13 @@ def test_correct_schedules_are_timed(reference):
         assert r.error is None, r.error
         assert len(r.costs) == 3 and all(0 < c < 1 for c in r.costs)
         assert min(r.costs) == r.best <= r.median < math.inf
-        assert r.build_seconds > 0 and r.run_seconds > 0
+        assert r.build_seconds > 0 and r.run_seconds > 0 and r.threads >= 1
+
+
+def test_the_thread_count_used_is_reported(reference):
+    results = measure([({"s": "default"}, _matmul_func())], reference, repeat=1,
+                      num_threads=1)
+    assert results[0].error is None and results[0].threads == 1
 
 
 def test_failures_become_records_and_the_batch_goes_on(reference):

@@ -35,6 +35,11 @@ def mlp(seed=0):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def tc_threads():
+    """The thread count tc's runtime uses by default here (a compiled module's)."""
+    return tc.compile(mlp()).num_threads
+
+
 def _records(path):
     return [json.loads(line) for line in open(path)]
 
@@ -65,6 +70,8 @@ def test_tuning_logs_every_trial_and_resumes_without_measuring_a_config_twice(tm
     tasks = {t.key for t in extract_tasks(mlp())}
     assert {r["workload"] for r in records} <= tasks
     assert all(r["error"] is None or r["error"].startswith("invalid config") for r in records)
+    # the runtime's default thread count, as the measuring child saw it
+    assert {r["threads"] for r in records if r["error"] is None} == {tc_threads()}
 
 
 def test_compiling_with_the_log_applies_it_on_this_target_only(tmp_path):
