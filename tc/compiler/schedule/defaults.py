@@ -94,6 +94,9 @@ MAX_UNROLL_REDUCE = 16
 #: unroll factors a tuner may try on the reduce loop of a matmul or 1x1 blocked conv
 #: (split off as an unrolled inner loop; 1: not unrolled)
 UNROLL_FACTORS = (1, 2, 4)
+#: K blocks a tuner may try on a register-tiled matmul (``kc``: the divisors of K in this
+#: range, smaller than K; "none", the default, keeps K whole inside the tiles)
+KC_RANGE = (64, 512)
 #: values of a ``granularity`` knob: every tile loop fused into the parallel
 #: loop, only the outer one (the inner tile loop runs serially inside a task), or none
 GRANULARITIES = ("all", "outer", "none")
@@ -103,7 +106,11 @@ def default_schedule(outputs: list[Tensor], target=None, knobs: Knobs | None = N
     """A schedule for ``outputs`` following the module rules; ``target`` needs only
     ``vector_width(dtype) -> int`` (None means 8 lanes).  ``knobs`` (default: no config)
     records the template's knobs and supplies the configured values; an illegal config
-    raises ``InvalidConfig``."""
+    raises ``InvalidConfig``.  A "cuda" target takes ``gpu_defaults``' schedules."""
+    if getattr(target, "kind", None) == "cuda":
+        from .gpu_defaults import default_gpu_schedule
+
+        return default_gpu_schedule(outputs, target, knobs)
     knobs = knobs if knobs is not None else Knobs()
     sch = create_schedule(outputs)
     conv_pads = {id(t) for st in sch.stages if st.op.tag in ("conv2d", "conv2d_blocked", "pool")
@@ -532,8 +539,9 @@ def _pointwise_conv_shape(st: Stage, tile: tuple[int, int, int], knobs: KnobScop
 
 def _matmul_params(st: Stage, lanes: int, knobs: KnobScope, has_epilogue: bool) -> dict:
     """The matmul's knobs: the register tile (``mr`` rows x ``nr`` vectors; None when
-    the columns or rows admit none), the order of its tile loops and the parallel
-    granularity; without the tile, whether the outer loop runs in parallel."""
+    the columns or rows admit none), the order of its tile loops, the parallel
+    granularity, the reduce loop's unrolling and K blocking (``kc``, see
+    ``_register_tiled``); without the tile, whether the outer loop runs in parallel."""
     i, j = st.op.axes[-2], st.op.axes[-1]
     mr = next((m for m in MR_CHOICES if i.extent % m == 0), None)
     parallel = _parallel_default(st, has_epilogue)
@@ -543,11 +551,21 @@ def _matmul_params(st: Stage, lanes: int, knobs: KnobScope, has_epilogue: bool) 
     nr = knobs.pick("nr", [v for v in NR_CHOICES if j.extent % (v * lanes) == 0], NR_VECTORS)
     _check_gemm_tile(knobs, mr, nr)
     k = st.op.reduce_axes[-1]
-    return {"mr": mr, "nr": nr,
-            "order": knobs.pick("order", ("cols_outer", "rows_outer"), "cols_outer"),
-            "granularity": knobs.pick("granularity", GRANULARITIES,
-                                      "all" if parallel else "none"),
-            "unroll_k": knobs.pick("unroll_k", [u for u in UNROLL_FACTORS if k.extent % u == 0], 1)}
+    params = {"mr": mr, "nr": nr,
+              "order": knobs.pick("order", ("cols_outer", "rows_outer"), "cols_outer"),
+              "granularity": knobs.pick("granularity", GRANULARITIES,
+                                        "all" if parallel else "none"),
+              "unroll_k": knobs.pick("unroll_k",
+                                     [u for u in UNROLL_FACTORS if k.extent % u == 0], 1),
+              "kc": "none"}
+    blocks = [b for b in range(KC_RANGE[0], min(KC_RANGE[1], k.extent - 1) + 1)
+              if k.extent % b == 0]
+    if blocks:
+        params["kc"] = knobs.pick("kc", ["none"] + blocks, "none")
+        if params["kc"] != "none" and params["kc"] % params["unroll_k"]:
+            raise knobs.invalid("kc/unroll_k", f"a K block of {params['kc']} is no multiple "
+                                f"of the unrolling {params['unroll_k']}")
+    return params
 
 
 def _matmul_shape(st: Stage, lanes: int, params: dict, compute: bool, parallel: bool = True):
@@ -556,8 +574,11 @@ def _matmul_shape(st: Stage, lanes: int, params: dict, compute: bool, parallel: 
     spatial = list(st.op.axes)
     reduce = list(st.op.reduce_axes) if compute else []
     if params["mr"] is not None:
-        return _register_tiled(st, spatial, reduce, lanes, params,
-                               params["granularity"] if parallel else "none")
+        attach = _register_tiled(st, spatial, reduce, lanes, params,
+                                 params["granularity"] if parallel else "none")
+        # blocked over K, the matmul is computed whole before its epilogue: each tile's
+        # sum is complete only after the last K block, which runs outside every tile
+        return attach if compute or params["kc"] == "none" else None
     j_o, j_i = _split_vector(st, spatial[-1], lanes)
     order = spatial[:-1] + [j_o] + reduce + [j_i]
     st.reorder(*[a for a in order if a is not None])
@@ -576,18 +597,28 @@ def _register_tiled(st: Stage, spatial: list, reduce: list, lanes: int, params: 
     across k (LLVM promotes them: their addresses do not change with k).  Column tiles
     outside row tiles (``order`` "cols_outer"): one K x NR panel of B serves every row
     tile from L1/L2 while A's rows stream (at 1024^3 this order runs 83% of peak, the
-    other one 53%)."""
+    other one 53%).
+
+    ``kc`` (not "none"): K is split into blocks of ``kc``, the block loop outermost,
+    outside the tile loops: every tile accumulates one K block of A and B (a kc x NR
+    panel of B that fits L1, kc columns of A that fit L2) before the next block starts,
+    the accumulators going through C between blocks."""
     i, j = spatial[-2], spatial[-1]
     mr, nr = params["mr"], params["nr"]
     j_o, j_r = st.split(j, lanes * nr)
     j_m, j_v = st.split(j_r, lanes) if nr > 1 else (None, j_r)
     i_o, i_i = st.split(i, mr)
+    k_blocks = []
+    if reduce and params["kc"] != "none":
+        k_c, k_r = st.split(reduce[-1], params["kc"])
+        k_blocks, reduce = [k_c], reduce[:-1] + [k_r]
     k_i = None
     if reduce and params["unroll_k"] > 1:
         k_o, k_i = st.split(reduce[-1], params["unroll_k"])
         reduce = reduce[:-1] + [k_o, k_i]
     tiles = [j_o, i_o] if params["order"] == "cols_outer" else [i_o, j_o]
-    st.reorder(*(spatial[:-2] + tiles + reduce + [a for a in (i_i, j_m, j_v) if a is not None]))
+    st.reorder(*(k_blocks + spatial[:-2] + tiles + reduce
+                 + [a for a in (i_i, j_m, j_v) if a is not None]))
     outer, attach = _fuse_tiles(st, spatial[:-2], tiles, granularity)
     for axis in (i_i, j_m, k_i):
         if axis is not None:

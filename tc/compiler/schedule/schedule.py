@@ -344,7 +344,11 @@ class Schedule:
         return [st.read_redirects.get(id(t), t) for t in st.op.input_tensors]
 
     def _reads(self, consumer: Tensor, producer: Tensor) -> bool:
-        """Whether ``consumer`` reads ``producer``, directly or through other computes."""
+        """Whether ``consumer`` reads ``producer``, directly or through other computes
+        (the consumer's ``cache_read`` copies also replace reads in the stages it
+        inlines)."""
+        st = self.stage_of(consumer)
+        redirects = st.read_redirects if st is not None else {}
         stack, seen = [consumer], set()
         while stack:
             t = stack.pop()
@@ -352,6 +356,7 @@ class Schedule:
                 continue
             seen.add(id(t))
             for inp in self.inputs_of(t):
+                inp = redirects.get(id(inp), inp)
                 if inp is producer:
                     return True
                 stack.append(inp)

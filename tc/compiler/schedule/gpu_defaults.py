@@ -1,0 +1,249 @@
+"""Default GPU schedules: every stage bound to CUDA blocks and threads, no tuning needed.
+
+Rules, applied per stage (``default_gpu_schedule``):
+
+1. Injective intermediates (tags of ``defaults.INLINE_TAGS``, conv padding included) are
+   inlined into their readers: on a GPU a select in the load costs less than a pass over
+   memory.
+2. GEMM-shaped stages (tag "matmul": axes ..., i, j; reduce k) and NCHW convolutions
+   (tag "conv2d") are tiled for shared memory and registers::
+
+       for b (blockIdx.z), i_o (blockIdx.y), j_o (blockIdx.x):     # a bm x bn block tile
+         for ty (threadIdx.y), tx (threadIdx.x):                     # rm x rn per thread
+           acc[rm, rn] = 0                                           # registers (local)
+           for k_o:
+             barrier; A_shared, B_shared <- the block's k step, filled by all threads; barrier
+             for k_i: for ri (unrolled): for rj (unrolled): acc[ri, rj] += A_sh * B_sh
+           for ri: for rj: C[...] = epilogue(acc[ri, rj])
+
+   The accumulator is the stage itself computed at the thread loop of its elementwise
+   epilogue (bias, activation, residual) when it has one, else a ``cache_write`` copy.
+   A convolution maps output channels to rows and output pixels to columns; its shared
+   tiles hold the block's input window of ``ic_step`` channels and their weights.
+3. Reductions: with a long reduce extent (at least ``BLOCK_REDUCE_MIN``), one block per
+   output element, its threads striding over the reduce axes and combining their
+   partials with warp shuffles (``ThreadAllReduce``): softmax's and layer norm's row
+   statistics are one block per row.  Short reductions (pooling windows) run one thread
+   per output element.
+4. Everything else: all spatial axes fused and split into blocks of ``threads`` threads;
+   more than ``MAX_BLOCKS`` blocks loop grid-stride style.
+
+Knobs (``knobs.py``), per stage ``s<position>.<tag>.``: GEMM/conv ``block`` [bm, bn],
+``reg`` [rm, rn] and ``k_step``; reductions ``threads``; elementwise ``threads``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..te import expr as E
+from .defaults import INLINE_TAGS, _epilogue, _fuse_all, _stage_knobs
+from .inline import effective_reads
+from .knobs import Knobs, KnobScope
+from .schedule import Schedule, Stage, create_schedule
+
+#: threads per block of elementwise stages, and the choices a tuner may try
+ELEMWISE_THREADS, ELEMWISE_THREAD_CHOICES = 256, (64, 128, 256, 512, 1024)
+#: blocks of one launch before an elementwise stage loops (grid-stride)
+MAX_BLOCKS = 65536
+#: reduce extents from which one block (not one thread) reduces each output
+BLOCK_REDUCE_MIN = 64
+REDUCE_THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
+#: GEMM tiles: [bm, bn] per block, [rm, rn] per thread, k columns per shared step
+GEMM_BLOCKS = ([64, 64], [32, 64], [64, 32], [32, 32], [16, 16])
+GEMM_REGS = ([4, 4], [8, 4], [4, 8], [2, 2], [1, 1])
+K_STEPS = (8, 16, 32)
+MAX_THREADS = 1024
+#: a GEMM with fewer rows or columns than this (a matrix-vector product) is a reduction
+MIN_TILED_EXTENT = 16
+#: static shared memory per block without opting in to more
+SHARED_LIMIT_BYTES = 48 * 1024
+
+
+def default_gpu_schedule(outputs, target=None, knobs: Knobs | None = None) -> Schedule:
+    """A CUDA schedule for ``outputs`` following the module rules; ``knobs`` records the
+    template's knobs and supplies configured values (an illegal config raises
+    ``InvalidConfig``)."""
+    knobs = knobs if knobs is not None else Knobs()
+    sch = create_schedule(outputs)
+    for st in sch.stages:
+        if st.op.tag in INLINE_TAGS and not st.is_output and not st.is_reduction:
+            st.compute_inline()
+    cache: dict = {}
+    readers: dict[int, list[Stage]] = {}
+    for st in sch.stages:
+        if st.attach != "inline":
+            for t in effective_reads(sch, st, cache):
+                readers.setdefault(id(t), []).append(st)
+    for st in list(sch.stages):
+        if st.attach != "root" or st.scope is not None:
+            continue
+        k = _stage_knobs(sch, st, knobs)
+        if _is_gemm_like(st) and min(_gemm_extents(st)) >= MIN_TILED_EXTENT:
+            ep = _epilogue(sch, st, readers.get(id(st.tensor), []), cache)
+            _tiled(sch, st, ep, k)
+        elif st.is_reduction:
+            _reduction(st, k)
+    for st in sch.stages:
+        if st.attach == "root" and st.scope is None and not st.annotations and st.op.axes:
+            _elementwise(st, _stage_knobs(sch, st, knobs))
+    return sch
+
+
+def _is_gemm_like(st: Stage) -> bool:
+    if not st.is_reduction:
+        return False
+    if st.op.tag == "conv2d":
+        return len(st.op.axes) == 4
+    return st.op.tag == "matmul" and len(st.op.axes) >= 2
+
+
+def _gemm_extents(st: Stage) -> tuple[int, int]:
+    """(rows, cols) of a GEMM-shaped stage: a matmul's i and j, a conv's output channels
+    and output pixels."""
+    axes = st.op.axes
+    if st.op.tag == "conv2d":
+        return axes[1].extent, axes[2].extent * axes[3].extent
+    return axes[-2].extent, axes[-1].extent
+
+
+def _work(st: Stage) -> int:
+    return math.prod(a.extent for a in st.op.axes)
+
+
+def _elementwise(st: Stage, knobs: KnobScope) -> None:
+    """Rule 4: ``fused // threads`` blocks of ``threads`` threads (grid-stride beyond
+    MAX_BLOCKS blocks); reduce axes, if any, stay serial loops inside."""
+    n = _work(st)
+    choices = [t for t in ELEMWISE_THREAD_CHOICES if t <= max(n, 32)] or [32]
+    default = min(ELEMWISE_THREADS, choices[-1])
+    threads = knobs.pick("threads", choices, default)
+    fused = _fuse_all(st, list(st.op.axes))
+    if n <= threads:
+        st.bind(fused, "threadIdx.x")
+        return
+    blocks, thread = st.split(fused, threads)
+    if -(-n // threads) > MAX_BLOCKS:
+        _, blocks = st.split(blocks, MAX_BLOCKS)
+    st.reorder(*[a for a in st.leaf_axes if a.kind == "spatial"],
+               *[a for a in st.leaf_axes if a.kind == "reduce"])
+    st.bind(blocks, "blockIdx.x")
+    st.bind(thread, "threadIdx.x")
+
+
+def _reduction(st: Stage, knobs: KnobScope) -> None:
+    """Rule 3: one block per output element with a thread-strided reduction, or one
+    thread per output element for short reductions."""
+    extent = math.prod(a.extent for a in st.op.reduce_axes)
+    if extent < BLOCK_REDUCE_MIN:
+        _elementwise(st, knobs)
+        return
+    choices = [t for t in REDUCE_THREAD_CHOICES if t <= max(extent, 32)]
+    default = min(256, max(t for t in choices if t <= max(extent // 4, 32)))
+    threads = knobs.pick("threads", choices, default)
+    spatial = _fuse_all(st, list(st.op.axes))
+    reduce = _fuse_all(st, list(st.op.reduce_axes))
+    outer, thread = st.split(reduce, threads)
+    st.reorder(thread, outer)
+    if spatial is not None:
+        st.bind(spatial, "blockIdx.x")
+    st.bind(thread, "threadIdx.x")
+
+
+def _tile_knobs(knobs: KnobScope, rows: int, cols: int, depth: int, itemsize: int):
+    """The block tile, register tile and k step of a GEMM-shaped stage, checked against
+    the thread and shared-memory limits (``InvalidConfig`` otherwise)."""
+    blocks = [b for b in GEMM_BLOCKS if b[0] <= _ceil_pow2(rows) and b[1] <= _ceil_pow2(cols)]
+    blocks = blocks or [[16, 16]]
+    default_block = next((b for b in blocks if rows % b[0] == 0 and cols % b[1] == 0), blocks[-1])
+    bm, bn = knobs.pick("block", blocks, default_block)
+    regs = [r for r in GEMM_REGS if bm % r[0] == 0 and bn % r[1] == 0]
+    default_reg = next((r for r in regs if 64 <= (bm // r[0]) * (bn // r[1]) <= MAX_THREADS),
+                       regs[-1])
+    rm, rn = knobs.pick("reg", regs, default_reg)
+    steps = [s for s in K_STEPS if s <= max(depth, K_STEPS[0])]
+    kstep = knobs.pick("k_step", steps, 16 if 16 in steps else steps[-1])
+    threads = (bm // rm) * (bn // rn)
+    if threads > MAX_THREADS:
+        raise knobs.invalid("block/reg", f"{threads} threads per block (at most {MAX_THREADS})")
+    if threads < 32:
+        raise knobs.invalid("block/reg", f"{threads} threads per block: less than one warp")
+    return bm, bn, rm, rn, kstep, itemsize
+
+
+def _ceil_pow2(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -> None:
+    """Rule 2 for a matmul (rows i, cols j) or an NCHW conv (rows: output channels,
+    cols: output pixels)."""
+    conv = st.op.tag == "conv2d"
+    rows, cols = _gemm_extents(st)
+    depth = math.prod(a.extent for a in st.op.reduce_axes)
+    itemsize = np.dtype(st.tensor.dtype).itemsize
+    bm, bn, rm, rn, kstep, _ = _tile_knobs(knobs, rows, cols, depth, itemsize)
+
+    out = epilogue if epilogue is not None else sch[st.tensor]
+    acc = st
+    if epilogue is None:
+        acc = sch.cache_write(st.tensor, "local")
+        out = st
+    o_axes = list(out.op.axes)
+    if conv:
+        o_batch, o_rows = [o_axes[0]], o_axes[1]
+        o_cols = out.fuse(o_axes[2], o_axes[3])
+    else:
+        o_batch, o_rows, o_cols = o_axes[:-2], o_axes[-2], o_axes[-1]
+    bi, bj, ii, jj = out.tile(o_rows, o_cols, bm, bn)
+    ty, ri = out.split(ii, rm)
+    tx, rj = out.split(jj, rn)
+    batch = _fuse_all(out, o_batch)
+    out.reorder(*([batch] if batch is not None else []), bi, bj, ty, tx, ri, rj)
+    if batch is not None:
+        out.bind(batch, "blockIdx.z")
+    out.bind(bi, "blockIdx.y")
+    out.bind(bj, "blockIdx.x")
+    out.bind(ty, "threadIdx.y")
+    out.bind(tx, "threadIdx.x")
+    acc.compute_at(out, tx)
+
+    reduce = list(acc.op.reduce_axes)
+    if conv:  # one shared step: kstep input channels, all kernel taps
+        ko, ki = acc.split(reduce[0], max(1, kstep // max(1, math.prod(r.extent for r in reduce[1:]))))
+        inner_reduce = [ki] + reduce[1:]
+    else:
+        ko, ki = acc.split(reduce[0], kstep)
+        inner_reduce = [ki]
+    a_axes = list(acc.op.axes)
+    acc.reorder(ko, *inner_reduce, *a_axes)
+    # the register tile: unrolled loops over the per-thread rows and columns
+    for a in a_axes:
+        if a.extent > 1:
+            acc.unroll(a)
+
+    threads_x, threads_y = bn // rn, bm // rm
+    shared_bytes = 0
+    for tensor in effective_reads(sch, acc):
+        if tensor.ndim < 2:
+            continue
+        tile = sch.cache_read(tensor, "shared", [acc])
+        tile.compute_at(acc, ko)
+        fused = _fuse_all(tile, list(tile.leaf_axes))
+        rest, t_x = tile.split(fused, threads_x)
+        _, t_y = tile.split(rest, threads_y)
+        tile.bind(t_x, "threadIdx.x")
+        tile.bind(t_y, "threadIdx.y")
+        shared_bytes += _tile_bytes(tensor, conv, bm, bn, kstep, st) * itemsize
+    if shared_bytes > SHARED_LIMIT_BYTES:
+        raise knobs.invalid("block/k_step", f"about {shared_bytes} bytes of shared tiles "
+                            f"(at most {SHARED_LIMIT_BYTES})")
+
+
+def _tile_bytes(tensor, conv: bool, bm: int, bn: int, kstep: int, st: Stage) -> int:
+    """An upper estimate of one shared tile's elements (the lowering computes the exact
+    region; this only rejects configs far over the limit before lowering)."""
+    if not conv:
+        return max(bm, bn) * kstep
+    return max(bm, bn) * kstep * 4
