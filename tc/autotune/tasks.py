@@ -124,7 +124,7 @@ def extract_tasks(model, target="llvm", input_shapes=None, example_inputs=None) 
     target_text = tuning_target(target)
     graph = model if isinstance(model, Graph) else _import(model, input_shapes, example_inputs)
     found: dict[str, dict] = {}
-    for group in kernel_groups(graph):
+    for group in kernel_groups(graph, Target.parse(target)):
         if not is_tunable(group):
             continue
         sub, text = normalized_group(group)
@@ -144,10 +144,11 @@ def _import(model, input_shapes, example_inputs) -> Graph:
     return import_graph(model, input_shapes=input_shapes, example_inputs=example_inputs)[0]
 
 
-def kernel_groups(graph: Graph) -> list[Group]:
-    """The fused groups that ``build`` compiles into kernels for ``graph``: the same
-    passes, partition and storage assignment, without the groups elided as views."""
-    graph, _ = run_passes(graph, default_pipeline())
+def kernel_groups(graph: Graph, target=None) -> list[Group]:
+    """The fused groups that ``build`` compiles into kernels for ``graph`` on ``target``:
+    the same passes, partition and storage assignment, without the groups elided as
+    views."""
+    graph, _ = run_passes(graph, default_pipeline(target))
     groups = partition(graph)
     storage = assign_storage(graph, groups, external_values(graph))
     return [g for i, g in enumerate(groups) if i not in storage.elided]

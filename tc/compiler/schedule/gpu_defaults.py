@@ -190,23 +190,7 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
     if epilogue is None:
         acc = sch.cache_write(st.tensor, "local")
         out = st
-    o_axes = list(out.op.axes)
-    if conv:
-        o_batch, o_rows = [o_axes[0]], o_axes[1]
-        o_cols = out.fuse(o_axes[2], o_axes[3])
-    else:
-        o_batch, o_rows, o_cols = o_axes[:-2], o_axes[-2], o_axes[-1]
-    bi, bj, ii, jj = out.tile(o_rows, o_cols, bm, bn)
-    ty, ri = out.split(ii, rm)
-    tx, rj = out.split(jj, rn)
-    batch = _fuse_all(out, o_batch)
-    out.reorder(*([batch] if batch is not None else []), bi, bj, ty, tx, ri, rj)
-    if batch is not None:
-        out.bind(batch, "blockIdx.z")
-    out.bind(bi, "blockIdx.y")
-    out.bind(bj, "blockIdx.x")
-    out.bind(ty, "threadIdx.y")
-    out.bind(tx, "threadIdx.x")
+    tx = (_conv_output_tiles if conv else _gemm_output_tiles)(out, bm, bn, rm, rn)
     acc.compute_at(out, tx)
 
     reduce = list(acc.op.reduce_axes)
@@ -225,7 +209,10 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
 
     threads_x, threads_y = bn // rn, bm // rm
     shared_bytes = 0
-    for tensor in effective_reads(sch, acc):
+    # copy what the stage indexes itself (a conv's padded or phase-split input, a
+    # matmul's transposed operand), not the placeholders behind those inlined stages:
+    # the tile's region is then a rectangle of the stage's own index space
+    for tensor in sch.inputs_of(acc.tensor):
         if tensor.ndim < 2:
             continue
         tile = sch.cache_read(tensor, "shared", [acc])
@@ -239,6 +226,49 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
     if shared_bytes > SHARED_LIMIT_BYTES:
         raise knobs.invalid("block/k_step", f"about {shared_bytes} bytes of shared tiles "
                             f"(at most {SHARED_LIMIT_BYTES})")
+
+
+def _gemm_output_tiles(out: Stage, bm: int, bn: int, rm: int, rn: int):
+    """Blocks of bm x bn outputs (batch axes fused on blockIdx.z), rm x rn per thread;
+    returns the threadIdx.x loop."""
+    axes = list(out.op.axes)
+    bi, bj, ii, jj = out.tile(axes[-2], axes[-1], bm, bn)
+    ty, ri = out.split(ii, rm)
+    tx, rj = out.split(jj, rn)
+    batch = _fuse_all(out, axes[:-2])
+    out.reorder(*([batch] if batch is not None else []), bi, bj, ty, tx, ri, rj)
+    _bind_tiles(out, batch, bi, bj, ty, tx)
+    return tx
+
+
+def _conv_output_tiles(out: Stage, bm: int, bn: int, rm: int, rn: int):
+    """Blocks of bm output channels x bn pixels, the pixels a th x tw patch (tw: the
+    row, up to bn; rows of the image stay separate axes so that the input window each
+    block reads is a small rectangle); rm channels x rn pixels of a row per thread.
+    Returns the threadIdx.x loop (the patch's rows and column groups, fused)."""
+    n, oc, oy, ox = out.op.axes
+    tw = min(bn, _ceil_pow2(ox.extent))
+    tw = max(tw, rn)
+    th = max(bn // tw, 1)
+    bi, ii = out.split(oc, bm)
+    ty, ri = out.split(ii, rm)
+    boy, oy_i = out.split(oy, th)
+    box, ox_i = out.split(ox, tw)
+    ox_t, rj = out.split(ox_i, rn)
+    out.reorder(n, boy, bi, box, ty, oy_i, ox_t, ri, rj)
+    batch = out.fuse(n, boy)
+    tx = out.fuse(oy_i, ox_t)
+    _bind_tiles(out, batch, bi, box, ty, tx)
+    return tx
+
+
+def _bind_tiles(out: Stage, batch, bi, bj, ty, tx) -> None:
+    if batch is not None:
+        out.bind(batch, "blockIdx.z")
+    out.bind(bi, "blockIdx.y")
+    out.bind(bj, "blockIdx.x")
+    out.bind(ty, "threadIdx.y")
+    out.bind(tx, "threadIdx.x")
 
 
 def _tile_bytes(tensor, conv: bool, bm: int, bn: int, kstep: int, st: Stage) -> int:

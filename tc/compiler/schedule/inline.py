@@ -14,6 +14,8 @@ def inline_expand(sch: Schedule, st: Stage, cache: dict | None = None) -> E.Expr
     if key not in cache:
         def fn(n):
             if isinstance(n, E.TensorRead):
+                if id(n.tensor) in st.read_redirects:  # a copy of an inlined stage
+                    return E.TensorRead(st.read_redirects[id(n.tensor)], n.indices)
                 prod = sch.stage_of(n.tensor)
                 if prod is not None and prod.attach == "inline":
                     body = inline_expand(sch, prod, cache)

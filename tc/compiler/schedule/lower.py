@@ -61,6 +61,10 @@ def _flat(indices, shape) -> E.Expr:
     return out
 
 
+def _has_barrier(stmts) -> bool:
+    return any(isinstance(n, L.Barrier) for s in stmts for n in E.walk(s))
+
+
 def _combine(combiner: str, acc: E.Expr, value: E.Expr) -> E.Expr:
     if combiner == "sum":
         return acc + value
@@ -342,12 +346,17 @@ class _Lowering:
             by_level.setdefault(level, []).append(g.cond)
         body = inner
         for i in range(len(loops) - 1, -2, -1):
+            conds = by_level.get(i, [])
             if i >= 0 and id(loops[i]) in attached:
                 stmts, bufs = attached[id(loops[i])]
+                if conds and _has_barrier(stmts):
+                    # every thread of the block must reach the barriers of a shared copy:
+                    # the guard covers only this stage's own work (the attached stages
+                    # guard theirs, their regions clamped to the tensors)
+                    body, conds = L.IfThenElse(E.logical_and(*conds), body), []
                 body = L.Seq(tuple(stmts) + (body,))
                 for b in reversed(bufs):
                     body = L.Allocate(b, body)
-            conds = by_level.get(i, [])
             if conds:
                 body = L.IfThenElse(E.logical_and(*conds), body)
             if i >= 0:

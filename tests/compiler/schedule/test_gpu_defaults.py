@@ -123,3 +123,26 @@ def test_large_elementwise_loops_grid_stride():
     loops = [s for s in _stmts(func.body) if isinstance(s, L.For)]
     assert [s.kind for s in loops] == ["serial", "blockIdx.x", "threadIdx.x"]
     assert [s.extent.value for s in loops] == [3, 65536, 256]
+
+
+@pytest.mark.parametrize("case", ["7x7_plane", "strided_7x7_kernel", "depthwise"])
+def test_convs_whose_tiles_overhang_the_output(case):
+    """Tiles of 64 channels x 64 pixels over 48 channels of 7x7 (threads past the edge
+    must still reach the shared copies' barriers), a 7x7/2 stem conv read through its
+    stride phases, and a depthwise conv."""
+    from ...targets.c_models import GraphBuilder
+
+    g = GraphBuilder(seed=5)
+    if case == "7x7_plane":
+        x = g.input("x", g.rand(1, 16, 7, 7))
+        y = g.op("Conv", [x, g.weight((48, 16, 3, 3)), g.weight((48,), 0.1)], pads=[1, 1, 1, 1])
+    elif case == "strided_7x7_kernel":
+        x = g.input("x", g.rand(1, 3, 20, 20))
+        y = g.op("Conv", [x, g.weight((64, 3, 7, 7))], pads=[3, 3, 3, 3], strides=[2, 2])
+    else:
+        x = g.input("x", g.rand(1, 32, 9, 9))
+        y = g.op("Conv", [x, g.weight((32, 1, 3, 3))], pads=[1, 1, 1, 1], group=32)
+    g.output(g.op("Relu", [y]))
+    model = g.model()
+    got = _run_with_cuda_schedules(model, g.feeds)
+    np.testing.assert_allclose(got[0], onnxruntime_outputs(model, g.feeds)[0], rtol=1e-4, atol=1e-5)
