@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,12 @@ def _check_ref(plan: ExecutionPlan, ref: TensorRef, where: str, nbytes: int = 0)
         raise ValueError(f"{where}: unknown TensorRef kind {ref.kind!r}")
     if offset + nbytes > size:
         raise ValueError(f"{where}: {nbytes} bytes at offset {offset} overrun {what}")
+
+
+def used_ref_kinds(plan: ExecutionPlan) -> set[str]:
+    """The TensorRef kinds (input, output, workspace, constant) the plan's steps use."""
+    return {ref.kind for step in plan.steps
+            for ref in (step.args if isinstance(step, KernelCall) else (step.src, step.dst))}
 
 
 def validate_plan(plan: ExecutionPlan) -> None:
@@ -175,6 +182,23 @@ def _json_one_key_per_line(obj: dict) -> str:
     return "{" + ",\n ".join(items) + "}"
 
 
+@dataclass(frozen=True)
+class EntryFlavor:
+    """Where the AOT entry's memory lives: the defaults are the CPU's (host pointers, the
+    linked-in constants, ``memcpy``); a device artifact (``cuda_artifact``) changes them
+    and wraps ``run_steps`` in its own exported entry points."""
+
+    includes: tuple[str, ...] = ()       # more headers, after tc_runtime.h
+    constants: str = CONSTANTS_SYMBOL    # C expression of the constants' base address
+    copy: str = "memcpy"                 # C function (dst, src, nbytes) for a Copy step
+    step_check: str = ""                 # C statement after each step; {what} -> a C string
+    workspace_bytes: int | None = None   # what tc_model_workspace_bytes says (None: the plan's)
+    run_wrappers: bool = True            # define tc_model_run/tc_model_profile over run_steps
+
+
+CPU_ENTRY = EntryFlavor()
+
+
 def _ref_expr(ref: TensorRef) -> str:
     if ref.kind == INPUT:
         return f"inputs[{ref.index}]"
@@ -185,13 +209,17 @@ def _ref_expr(ref: TensorRef) -> str:
     return f"(void *)(cst + {ref.index})"
 
 
-def _step_line(i: int, step: KernelCall | Copy) -> str:
+def _step_line(i: int, step: KernelCall | Copy, flavor: EntryFlavor = CPU_ENTRY) -> str:
     if isinstance(step, KernelCall):
         args = ", ".join(_ref_expr(a) for a in step.args)
         call = f"    {step.func}({args}); /* step {i}: {step.func} */"
+        what = f"step {i} ({step.func})"
     else:
-        call = (f"    memcpy({_ref_expr(step.dst)}, {_ref_expr(step.src)}, {step.nbytes}); "
-                f"/* step {i}: copy */")
+        call = (f"    {flavor.copy}({_ref_expr(step.dst)}, {_ref_expr(step.src)}, "
+                f"{step.nbytes}); /* step {i}: copy */")
+        what = f"step {i} (copy)"
+    if flavor.step_check:
+        call += "\n    " + flavor.step_check.format(what=c_string_literal(what))
     return call + f"\n    TC_STEP_DONE({i});"
 
 
@@ -230,18 +258,23 @@ def _null_checks(kind: str, specs: tuple[TensorSpec, ...]) -> list[str]:
 
 
 def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
-                       profiling: bool = True, constants_definition: str | None = None) -> str:
+                       profiling: bool = True, constants_definition: str | None = None,
+                       flavor: EntryFlavor = CPU_ENTRY) -> str:
     """The C source of the AOT entry: metadata, workspace size, ``tc_model_run``
     calling ``plan.steps`` in order and, with ``profiling``, ``tc_model_profile`` doing
     the same while timing each step (with POSIX ``clock_gettime``: boards without an OS
     build the entry without it). Needs tc_runtime.h on the include path and, when the
     plan has constants, a 64-byte aligned ``tc_model_constants`` symbol holding them
-    (or ``constants_definition``, C source defining that array, to put in its place)."""
+    (or ``constants_definition``, C source defining that array, to put in its place).
+    ``flavor`` says how a device artifact's entry differs (see EntryFlavor)."""
     validate_plan(plan)
     arities = kernel_arities(plan)
-    metadata = _json_one_key_per_line(artifact_metadata(plan, target_triple))
-    used = {ref.kind for step in plan.steps
-            for ref in (step.args if isinstance(step, KernelCall) else (step.src, step.dst))}
+    meta = artifact_metadata(plan, target_triple)
+    workspace_bytes = plan.workspace_bytes
+    if flavor.workspace_bytes is not None:
+        meta["workspace_bytes"] = workspace_bytes = flavor.workspace_bytes
+    metadata = _json_one_key_per_line(meta)
+    used = used_ref_kinds(plan)
     ws_used, cst_used = WORKSPACE in used, CONSTANT in used
 
     lines = ["/* AOT entry of a tc artifact: generated code, do not edit. */"]
@@ -253,6 +286,7 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
     lines += [
         "",
         '#include "tc_runtime.h"',
+        *(f'#include "{header}"' for header in flavor.includes),
         "",
     ]
     if arities:
@@ -280,7 +314,7 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
         "}",
         "",
         "size_t tc_model_workspace_bytes(void) {",
-        f"    return (size_t){plan.workspace_bytes};",
+        f"    return (size_t){workspace_bytes};",
         "}",
         "",
     ]
@@ -307,7 +341,7 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
     if ws_used:
         lines.append("    char *ws = (char *)workspace;")
     if cst_used:
-        lines.append(f"    const unsigned char *cst = {CONSTANTS_SYMBOL};")
+        lines.append(f"    const unsigned char *cst = {flavor.constants};")
     lines += ["    double t = seconds != NULL ? now_seconds() : 0.0;",
               "    (void)who;",
               "    tc_clear_error();"]
@@ -330,13 +364,17 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
     lines += ["",
               "#define TC_STEP_DONE(k) if (seconds != NULL) { double u = now_seconds(); "
               "seconds[k] += u - t; t = u; }"]
-    lines += [_step_line(i, step) for i, step in enumerate(plan.steps)]
+    lines += [_step_line(i, step, flavor) for i, step in enumerate(plan.steps)]
     lines += [
         "#undef TC_STEP_DONE",
         "    (void)t;",
         "    return 0;",
         "}",
         "",
+    ]
+    if not flavor.run_wrappers:
+        return "\n".join(lines)
+    lines += [
         "int tc_model_run(void *const *inputs, void *const *outputs, void *workspace) {",
         '    return run_steps("tc_model_run", inputs, outputs, workspace, NULL);',
         "}",

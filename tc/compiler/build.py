@@ -23,10 +23,16 @@ from .passes.simplify import simplify
 from .passes.storage import StorageAssignment, assign_storage
 
 
-def default_pipeline():
-    """The graph passes ``build`` runs, in order, as (name, function) pairs."""
-    return [("legalize_narrow_types", legalize_narrow_types), ("fold_constants", fold_constants),
-            ("simplify", simplify), ("eliminate", eliminate), ("pack_weights", pack_weights)]
+def default_pipeline(target=None):
+    """The graph passes ``build`` runs for ``target``, in order, as (name, function)
+    pairs.  Packing conv weights into blocks of vector lanes is for CPUs: a GPU target's
+    convs keep their OIHW weights."""
+    passes = [("legalize_narrow_types", legalize_narrow_types),
+              ("fold_constants", fold_constants), ("simplify", simplify),
+              ("eliminate", eliminate)]
+    if getattr(target, "kind", None) != "cuda":
+        passes.append(("pack_weights", pack_weights))
+    return passes
 
 
 @dataclass
@@ -131,11 +137,17 @@ def is_board_build(target, output_path) -> bool:
 
 
 def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
-          tuning_log=None) -> BuildReport:
+          tuning_log=None, schedule_target=None) -> BuildReport:
     """Compile ``graph`` for ``target`` into ``output_path``: a shared library, or for
     a board (``is_board_build``) a folder of sources (``board_artifact``).  With a
     ``tuning_log`` (a path or ``TuningLog``), each tunable group takes the best logged
-    config for its workload on this target; ``report.tuning`` says how many did."""
+    config for its workload on this target; ``report.tuning`` says how many did.
+
+    ``schedule_target`` (a check, not a deployment option) schedules the kernels as for
+    another target: ``build(g, Target.parse("c"), "m.so", schedule_target=cuda)`` runs
+    the CUDA schedules' loops on this CPU (bound loops serially), which tests them
+    numerically without a GPU."""
+    schedule_target = schedule_target or target
     from .artifact import spec_json, write_artifact
     from .board_artifact import write_board_folder
 
@@ -148,7 +160,8 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     report = BuildReport()
     dump_dir = dump_dir or os.environ.get("TC_DUMP_IR") or None
     t0 = time.perf_counter()
-    graph, report.passes = run_passes(graph, default_pipeline(), dump_dir=dump_dir)
+    graph, report.passes = run_passes(graph, default_pipeline(schedule_target),
+                                      dump_dir=dump_dir)
     report.seconds["passes"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -171,7 +184,8 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     for i, group in enumerate(groups):
         if i in storage.elided:
             continue
-        func, flops = _lower_tuned(group, graph, target, f"tc_k{i}_{group.name}"[:60], applied)
+        func, flops = _lower_tuned(group, graph, schedule_target, f"tc_k{i}_{group.name}"[:60],
+                                   applied)
         key = _func_key(func)
         if key not in by_key:
             by_key[key] = func.name
@@ -182,20 +196,25 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
         report.tuning, report.untuned = applied.summary(), applied.untuned
 
     t0 = time.perf_counter()
-    c_source = None
+    c_source = cuda_source = None
     if target.kind == "c" and funcs:
         from ..targets.c import emit_c
 
         c_source = emit_c(funcs, target)
+    elif target.kind == "cuda" and funcs:
+        from ..targets.cuda import emit_cuda
+
+        cuda_source = emit_cuda(funcs, target)
     if board:
         kernels = board_kernels(funcs, target, c_source)
-    else:
+    elif target.kind != "cuda":  # CUDA kernels are compiled with the artifact, by nvcc
         # a graph whose outputs are all inputs or constants needs no kernel, only copies
         object_code = compile_kernels(funcs, target, c_source) if funcs else b""
     report.seconds["codegen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scratch = dict(c_source.scratch_bytes) if c_source is not None else {}
+    source = c_source or cuda_source
+    scratch = dict(source.scratch_bytes) if source is not None else {}
     plan = make_execution_plan(graph, calls, storage, target, scratch)
     report.memory = storage.memory
     report.constant_bytes = len(plan.constants)
@@ -207,6 +226,11 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     if board:
         write_board_folder(output_path, kernels, plan, str(target))
         report.seconds["write"] = time.perf_counter() - t0
+    elif target.kind == "cuda":
+        from .cuda_artifact import write_cuda_artifact
+
+        write_cuda_artifact(output_path, cuda_source, plan, target)
+        report.seconds["link"] = time.perf_counter() - t0
     else:
         write_artifact(output_path, object_code, plan)
         report.seconds["link"] = time.perf_counter() - t0

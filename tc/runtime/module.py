@@ -3,6 +3,12 @@
     mod = load("model.so")
     y, = mod.run([x])
 
+A CUDA artifact (metadata "device": "cuda") loads the same way, without needing a GPU;
+its ``run`` takes numpy arrays (copied to and from the device) or device arrays (torch
+or cupy tensors, anything with ``__cuda_array_interface__`` or a CUDA ``__dlpack__``),
+which it reads in place, returning new device arrays of the same library. Its failures
+raise ``CudaError``.
+
 Loading copies (or hard-links) the library to a private temporary name before dlopen:
 dlopen caches libraries by path, so a rebuilt file at the same path would otherwise
 resolve to the stale, already-loaded one.
@@ -23,6 +29,7 @@ import ml_dtypes  # noqa: F401  (makes np.dtype("bfloat16"), np.dtype("float8_e4
 import numpy as np
 
 from tc.compiler.aot_plan import TensorSpec
+from tc.runtime.cuda import CudaError, device_view, empty_like, is_device_array
 
 _CDEF = """
 const char *tc_model_metadata(void);
@@ -33,6 +40,8 @@ int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,
 const char *tc_last_error(void);
 void tc_set_num_threads(int n);
 int tc_get_num_threads(void);
+int tc_model_run_device(void *const *inputs, void *const *outputs);
+int tc_cuda_sync_stream(uintptr_t stream);
 """
 _ALIGN = 64
 
@@ -125,6 +134,8 @@ class Module:
         self._outputs = tuple(TensorSpec(d["name"], tuple(d["shape"]), d["dtype"])
                               for d in metadata["outputs"])
         self._workspace_bytes = int(lib.tc_model_workspace_bytes())
+        self._device = metadata.get("device", "cpu")
+        self._error = CudaError if self._device == "cuda" else RuntimeError
         self._workspace = None  # allocated on first run, then kept
         self._expected = [(np.dtype(s.dtype), tuple(s.shape)) for s in self._inputs]
         self._lock = threading.Lock()
@@ -149,6 +160,11 @@ class Module:
     def metadata(self) -> dict:
         """The artifact's metadata JSON (a copy)."""
         return json.loads(json.dumps(self._metadata))
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: "cpu", or "cuda" for a CUDA artifact."""
+        return self._device
 
     @property
     def workspace_bytes(self) -> int:
@@ -179,15 +195,11 @@ class Module:
             tmp.unlink(missing_ok=True)
 
     def _check_inputs(self, inputs) -> list[np.ndarray]:
-        if isinstance(inputs, np.ndarray) or not isinstance(inputs, (list, tuple)):
-            raise TypeError(f"run() takes a list of arrays (one per input), got "
-                            f"{type(inputs).__name__}")
-        if len(inputs) != len(self._inputs):
-            names = ", ".join(repr(s.name) for s in self._inputs)
-            raise ValueError(f"expected {len(self._inputs)} inputs ({names}), "
-                             f"got {len(inputs)}")
+        self._check_count(inputs)
         arrays = []
         for spec, (dtype, shape), value in zip(self._inputs, self._expected, inputs):
+            if is_device_array(value):
+                raise TypeError(self._device_input_error(spec))
             arr = value if isinstance(value, np.ndarray) else np.asarray(value)
             if arr.dtype != dtype or arr.shape != shape:
                 raise ValueError(f"input {spec.name!r}: expected "
@@ -197,6 +209,25 @@ class Module:
                 arr = np.array(arr, order="C")  # a dense, aligned copy; same dtype
             arrays.append(arr)
         return arrays
+
+    def _device_input_error(self, spec: TensorSpec) -> str:
+        """Why a device array cannot be input ``spec`` here (a host array is expected)."""
+        if self._device != "cuda":
+            return (f"input {spec.name!r} is a CUDA device array, but this model was built "
+                    f"for the CPU ({self._metadata.get('target')}): pass host arrays (e.g. "
+                    "tensor.cpu().numpy()), or build for \"cuda\"")
+        return (f"input {spec.name!r} is a CUDA device array: profile() and runs whose other "
+                "inputs are host arrays take host (numpy) arrays; pass every input on the "
+                "device, or every input on the host")
+
+    def _check_count(self, inputs) -> None:
+        if isinstance(inputs, np.ndarray) or not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"run() takes a list of arrays (one per input), got "
+                            f"{type(inputs).__name__}")
+        if len(inputs) != len(self._inputs):
+            names = ", ".join(repr(s.name) for s in self._inputs)
+            raise ValueError(f"expected {len(self._inputs)} inputs ({names}), "
+                             f"got {len(inputs)}")
 
     def _workspace_ptr(self):
         """The 64-byte aligned workspace (allocated on first use, then kept), or NULL."""
@@ -214,8 +245,17 @@ class Module:
         """Run the model on ``inputs`` (one array per input, in ``input_specs`` order)
         and return fresh output arrays in ``output_specs`` order.
 
+        A CUDA model also takes device arrays (all inputs on one device) and then returns
+        device arrays made by the inputs' library (see tc.runtime.cuda).
+
         Raises ValueError naming the input whose count, shape or dtype is wrong (dtypes
-        are never converted), RuntimeError if the model reports an error."""
+        are never converted), TypeError for device arrays a CPU model cannot take (or a
+        mix of host and device inputs), RuntimeError if the model reports an error
+        (CudaError, a RuntimeError, for a CUDA model)."""
+        self._check_count(inputs)
+        on_device = [is_device_array(v) for v in inputs]
+        if any(on_device) and self._device == "cuda" and all(on_device):
+            return self._run_device(inputs)
         return self._call(inputs, None)
 
     def profile(self, inputs, repeat: int = 20, warmup: int = 3) -> list[dict]:
@@ -254,8 +294,43 @@ class Module:
             else:
                 who, status = "tc_model_profile", self._lib.tc_model_profile(*args, step_seconds)
             if status != 0:
-                message = ffi.string(self._lib.tc_last_error()).decode("utf-8", "replace")
-                raise RuntimeError(f"{self._path}: {who} failed: {message}")
+                self._raise_last_error(who)
+        return outputs
+
+    def _raise_last_error(self, who: str):
+        message = self._ffi.string(self._lib.tc_last_error()).decode("utf-8", "replace")
+        raise self._error(f"{self._path}: {who} failed: {message}")
+
+    def _run_device(self, inputs) -> list:
+        """``run`` on device arrays: checked like host inputs, read in place by
+        tc_model_run_device; the outputs are new device arrays of the inputs' library."""
+        ffi = self._ffi
+        views = [device_view(v) for v in inputs]
+        for spec, (dtype, shape), view in zip(self._inputs, self._expected, views):
+            if view.dtype != dtype or view.shape != shape:
+                raise ValueError(f"input {spec.name!r}: expected "
+                                 f"{_format_spec(spec.dtype, spec.shape)}, got "
+                                 f"{_format_spec(view.dtype, view.shape)}")
+            if not view.contiguous:
+                raise ValueError(f"input {spec.name!r}: a non-contiguous device array; pass "
+                                 "a dense row-major one (e.g. tensor.contiguous())")
+        devices = sorted({v.device for v in views if v.device is not None})
+        if len(devices) > 1:
+            raise ValueError(f"the inputs are on several CUDA devices ({devices}); a run "
+                             "takes them all on one")
+        outputs = [empty_like(views[0], s.shape, s.dtype) for s in self._outputs]
+        out_views = [device_view(o) for o in outputs]
+        # zero-byte tensors may have a NULL address, which the ABI refuses; never read
+        in_ptrs = ffi.new("void *[]", [ffi.cast("void *", v.ptr or _ALIGN) for v in views] or 1)
+        out_ptrs = ffi.new("void *[]", [ffi.cast("void *", v.ptr or _ALIGN)
+                                        for v in out_views] or 1)
+        with self._lock:
+            for stream in sorted({v.stream for v in views} - {None, 1}):
+                if self._lib.tc_cuda_sync_stream(stream) != 0:
+                    self._raise_last_error("tc_cuda_sync_stream")
+            if self._lib.tc_model_run_device(in_ptrs, out_ptrs) != 0:
+                self._raise_last_error("tc_model_run_device")
+        del views, out_views  # releases DLPack views only now that the run is over
         return outputs
 
     def __repr__(self) -> str:

@@ -138,7 +138,8 @@ def shared_library_flags(version_script: Path | None) -> list[str]:
     return flags
 
 
-def version_script_text() -> str:
-    """A linker version script exporting ABI_SYMBOLS and hiding everything else."""
-    exported = "".join(f"    {name};\n" for name in ABI_SYMBOLS)
+def version_script_text(extra: tuple[str, ...] = ()) -> str:
+    """A linker version script exporting ABI_SYMBOLS (and ``extra``, e.g. a device
+    artifact's additional entry points) and hiding everything else."""
+    exported = "".join(f"    {name};\n" for name in (*ABI_SYMBOLS, *extra))
     return "{\n  global:\n" + exported + "  local:\n    *;\n};\n"

@@ -236,11 +236,16 @@ def _scratch_size(nbytes: int) -> int:
 
 
 class FunctionEmitter:
-    """Emits one PrimFunc as a C function definition."""
+    """Emits one PrimFunc as a C function definition.  Other C dialects (the CUDA
+    generator) subclass it: ``RESTRICT`` spells the restrict qualifier,
+    ``EXPR_EMITTER`` turns expressions into text, ``loop_hint`` precedes a loop."""
+
+    RESTRICT = "restrict"
+    EXPR_EMITTER = ExprEmitter
 
     def __init__(self, func: L.PrimFunc, helpers: Helpers, stack_limit: int):
         self.func, self.limit = func, stack_limit
-        self.ex = ExprEmitter(helpers)
+        self.ex = self.EXPR_EMITTER(helpers)
         self.lines: list[str] = []
         self.depth = 1
         self.used = set(_RESERVED) | {f"p{k}" for k in range(len(func.params))}
@@ -289,13 +294,13 @@ class FunctionEmitter:
                 continue
             name = self.fresh(buf.name)
             qual = "" if buf in stored else "const "
-            self.line(f"{qual}{mem} *restrict {name} = ({qual}{mem} *)p{k};")
+            self.line(f"{qual}{mem} *{self.RESTRICT} {name} = ({qual}{mem} *)p{k};")
             self.ex.buffers[buf] = name
         if self.scratch_bytes:
             k = len(func.params)
             header.append(f" *   p{k}: {self.scratch_bytes} bytes of the workspace for temporaries")
             self.scratch = self.fresh("scratch")
-            self.line(f"unsigned char *restrict {self.scratch} = (unsigned char *)p{k};")
+            self.line(f"unsigned char *{self.RESTRICT} {self.scratch} = (unsigned char *)p{k};")
         self.stmt(func.body)
         header.append(f" * temporaries: {self.stack_bytes} bytes on the stack, "
                       f"{self.scratch_bytes} in the workspace")
@@ -366,7 +371,7 @@ class FunctionEmitter:
         shape = f"{buf.dtype}{list(buf.shape)}"
         top = self.scratch_top
         if buf.nbytes > self.limit:
-            self.line(f"{mem} *restrict {name} = ({mem} *)({self.scratch} + {top}); "
+            self.line(f"{mem} *{self.RESTRICT} {name} = ({mem} *)({self.scratch} + {top}); "
                       f"/* {shape}: {buf.nbytes} bytes of the workspace (over {self.limit}) */")
             self.scratch_top += _scratch_size(buf.nbytes)
         else:
@@ -407,12 +412,20 @@ class FunctionEmitter:
         kind = "" if s.kind == L.SERIAL else f" /* {s.kind} */"
         if self.ex.nonneg(s.min):
             self.ex.nonneg_vars.add(s.var)
-        if (s.kind == L.UNROLLED and isinstance(s.extent, E.Const)
-                and 1 < s.extent.value <= llvm_func.UNROLL_LIMIT):
-            # a register tile's accumulators stay in registers only when its loops unroll
-            self.line(f"TC_UNROLL({s.extent.value})")
+        hint = self.loop_hint(s)
+        if hint:
+            self.line(hint)
         with self.bound(s.var, v):
             self.block(f"for ({ctype} {init}; {cond}; ++{v})", s.body, kind)
+
+    def loop_hint(self, s: L.For) -> str | None:
+        """The line before loop ``s`` asking the compiler to unroll it, if any: "unrolled"
+        loops up to llvm_func.UNROLL_LIMIT iterations (a register tile's accumulators stay
+        in registers only when its loops unroll)."""
+        if (s.kind == L.UNROLLED and isinstance(s.extent, E.Const)
+                and 1 < s.extent.value <= llvm_func.UNROLL_LIMIT):
+            return f"TC_UNROLL({s.extent.value})"
+        return None
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ propagating min/max, float16 conversions by bit manipulation.  Helper names star
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -95,11 +96,14 @@ def float_literal(value: float, dtype: str) -> str:
 
 
 class Helpers:
-    """The helpers one translation unit needs, and the libm functions it calls."""
+    """The helpers one translation unit needs, and the libm functions it calls.
+    ``qualifier`` replaces the ``static inline`` that starts each definition (the CUDA
+    generator makes them ``static __device__ __forceinline__``)."""
 
-    def __init__(self):
+    def __init__(self, qualifier: str = "static inline"):
         self._defs: dict[str, str | None] = {}
         self.libm: set[str] = set()
+        self.qualifier = qualifier
 
     def need(self, kind: str, *dtypes: str) -> str:
         """The name of helper ``kind`` for ``dtypes``, defining it (and what it calls) once."""
@@ -118,7 +122,10 @@ class Helpers:
         return name
 
     def source(self) -> str:
-        return "\n\n".join(t for t in self._defs.values() if t)
+        text = "\n\n".join(t for t in self._defs.values() if t)
+        if self.qualifier != "static inline":
+            text = re.sub(r"(?m)^static inline ", self.qualifier + " ", text)
+        return text
 
 
 # --- generators: (lib, name, *dtypes) -> C text --------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import subprocess
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +34,13 @@ _CPU_VECTOR_BYTES = {
                      "meteorlake", "znver1", "znver2", "znver3", "bdver4", "x86-64-v3",
                      "sandybridge", "ivybridge", "btver2", "bdver1", "bdver2", "bdver3"), 32),
 }
+
+#: the -arch of a cuda target: sm_ and the compute capability's digits, optionally "a"
+#: (arch-specific features) or "f" (family)
+_CUDA_ARCH = re.compile(r"sm_[1-9][0-9]{1,2}[af]?\Z")
+#: the arch when neither -arch nor a GPU says: Ampere (nvcc embeds its PTX too, which the
+#: driver compiles for any later GPU)
+DEFAULT_CUDA_ARCH = "sm_80"
 
 # Conservative cache sizes (bytes) used when the host's sysfs does not say.
 _DEFAULT_CACHES = {1: 32 * 1024, 2: 512 * 1024, 3: 8 * 1024 * 1024}
@@ -53,6 +62,10 @@ class Target:
         object.__setattr__(self, "mattr", tuple(self.mattr))
         opts = self.options.items() if isinstance(self.options, dict) else self.options
         object.__setattr__(self, "options", tuple(sorted((str(k), str(v)) for k, v in opts)))
+        arch = self.option("arch")
+        if self.kind == "cuda" and arch is not None and not _CUDA_ARCH.match(arch):
+            raise ValueError(f"-arch={arch} in {str(self)!r}: a CUDA arch is written sm_XY "
+                             f"with the GPU's compute capability X.Y (e.g. sm_80, sm_90)")
 
     # --- parsing and printing -----------------------------------------------------
 
@@ -109,6 +122,15 @@ class Target:
     def option(self, key: str, default: str | None = None) -> str | None:
         """The value of ``-key=value`` (for example ``option("arch")`` on cuda)."""
         return dict(self.options).get(key, default)
+
+    @property
+    def cuda_arch(self) -> str | None:
+        """The ``sm_XY`` a cuda target's kernels are built for: its ``-arch``, else that of
+        this machine's first GPU (asked of ``nvidia-smi``), else DEFAULT_CUDA_ARCH.  None
+        for other kinds."""
+        if self.kind != "cuda":
+            return None
+        return self.option("arch") or _device_arch() or DEFAULT_CUDA_ARCH
 
     # --- host resolution ----------------------------------------------------------
 
@@ -188,6 +210,21 @@ class Target:
 
 def _same_arch(a: str, b: str) -> bool:
     return a.split("-")[0] == b.split("-")[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _device_arch() -> str | None:
+    """``sm_XY`` of the first GPU nvidia-smi lists, or None (no driver, no GPU)."""
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = proc.stdout.split()
+    if proc.returncode != 0 or not lines:
+        return None
+    arch = "sm_" + lines[0].strip().replace(".", "")
+    return arch if _CUDA_ARCH.match(arch) else None
 
 
 @functools.lru_cache(maxsize=None)

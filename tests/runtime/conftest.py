@@ -22,3 +22,15 @@ def sample_artifact(tmp_path_factory, kernels_object):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session", params=["sm_80", "sm_90"])
+def cuda_sample_artifact(request, tmp_path_factory):
+    """(path, plan, constants, arch) of the sample plan as a CUDA artifact, kernels from
+    sample_kernels.cu, built for sm_80 and for sm_90 (skipped without nvcc)."""
+    from tests.runtime import cuda_native
+
+    arch = request.param
+    path = tmp_path_factory.mktemp(f"cuda_{arch}") / "sample_cuda.so"
+    plan, consts = cuda_native.build_sample(path, arch)
+    return path, plan, consts, arch

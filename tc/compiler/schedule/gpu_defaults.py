@@ -115,6 +115,8 @@ def _work(st: Stage) -> int:
 def _elementwise(st: Stage, knobs: KnobScope) -> None:
     """Rule 4: ``fused // threads`` blocks of ``threads`` threads (grid-stride beyond
     MAX_BLOCKS blocks); reduce axes, if any, stay serial loops inside."""
+    if not st.op.axes:
+        return  # a scalar: one thread (a short reduction, or a single value)
     n = _work(st)
     choices = [t for t in ELEMWISE_THREAD_CHOICES if t <= max(n, 32)] or [32]
     default = min(ELEMWISE_THREADS, choices[-1])

@@ -1,0 +1,237 @@
+"""The CUDA artifact writer: CUDA kernels + ExecutionPlan -> one shared library, by nvcc.
+
+The library holds the kernels (``kernels.cu`` from the CUDA code generator: host
+launchers ``extern "C" void NAME(void *, ...)`` taking device pointers), the generated AOT
+entry (``entry.c``: ``write_entry_source`` with device pointers, see ``CUDA_ENTRY``), the
+CUDA runtime support (tc/runtime/c/cuda/), the ordinary C runtime and the constants
+(embedded as on the CPU, uploaded to the device on the first run). The CUDA runtime is
+linked statically (``-cudart static``): loading the library needs no GPU and no driver,
+only running it does.
+
+It exports the model ABI of tc_runtime.h with inputs and outputs in HOST memory
+(``tc_model_workspace_bytes()`` is 0: the device arena belongs to the loaded module)
+plus ``tc_model_run_device`` (device pointers) and ``tc_cuda_sync_stream``; see
+tc/runtime/c/cuda/tc_cuda_entry.h. The metadata adds ``"device": "cuda"``, ``"arch"``
+and ``"device_workspace_bytes"``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from tc.compiler.aot_plan import CONSTANT, ExecutionPlan, KernelCall
+from tc.compiler.artifact import (CONSTANTS_SYMBOL, EntryFlavor, c_string_literal,
+                                  constants_assembly,
+                                  tensor_nbytes, used_ref_kinds, write_entry_source)
+from tc.runtime import toolchain
+from tc.runtime.toolchain import RUNTIME_SOURCE_DIR, ToolchainError
+
+CUDA_RUNTIME_DIR = RUNTIME_SOURCE_DIR / "cuda"  # tc_cuda.h, tc_cuda_entry.h, the .cu
+# Exported besides toolchain.ABI_SYMBOLS.
+CUDA_SYMBOLS = ("tc_model_run_device", "tc_cuda_sync_stream")
+DEFAULT_ARCH = "sm_80"
+_ARCH = re.compile(r"sm_(\d+)(\d)([af]?)\Z")
+
+CUDA_ENTRY = EntryFlavor(
+    includes=("tc_cuda_entry.h",),
+    constants="tc_cuda_constants()",
+    copy="tc_cuda_copy",
+    step_check="if (tc_cuda_step_failed({what}, seconds != NULL)) return 1;",
+    workspace_bytes=0,
+    run_wrappers=False,
+)
+
+
+def target_arch(target) -> str:
+    """The ``sm_XY`` the kernels are built for: the target's ``cuda_arch`` when it has
+    one (the arch detected from the device), else its ``-arch``, else sm_80."""
+    arch = getattr(target, "cuda_arch", None) or target.option("arch") or DEFAULT_ARCH
+    parse_arch(arch)
+    return arch
+
+
+def parse_arch(arch: str) -> tuple[int, int, str]:
+    """``"sm_86"`` -> (8, 6, ""); the suffix "a" (``sm_90a``: arch-specific code, which
+    runs on exactly that compute capability) or "f" (``sm_100f``: family code, for the
+    same major version) comes third. Raises ValueError for another form."""
+    match = _ARCH.match(arch)
+    if not match:
+        raise ValueError(f"CUDA arch {arch!r} is not of the form sm_XY (e.g. sm_80, sm_90)")
+    return int(match.group(1)), int(match.group(2)), match.group(3)
+
+
+def find_nvcc() -> str:
+    """nvcc: on PATH, else under $CUDA_HOME (or $CUDA_PATH) or /usr/local/cuda; raises
+    ToolchainError saying to install the CUDA toolkit."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if root and os.access(os.path.join(root, "bin", "nvcc"), os.X_OK):
+            return os.path.join(root, "bin", "nvcc")
+    raise ToolchainError("building for a CUDA target needs nvcc, the CUDA toolkit's compiler: "
+                         "it is not on PATH, nor under $CUDA_HOME or /usr/local/cuda; install "
+                         "the CUDA toolkit (or build for \"llvm\" to run on the CPU)")
+
+
+def run_nvcc(args: list[str], what: str) -> None:
+    """Run nvcc with ``args``; raise ToolchainError with its output on failure."""
+    cmd = [find_nvcc(), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ToolchainError(f"{what} failed (exit {proc.returncode}):\n$ "
+                             f"{' '.join(shlex.quote(a) for a in cmd)}\n"
+                             f"{proc.stdout}{proc.stderr}")
+
+
+@functools.lru_cache(maxsize=None)
+def nvcc_version() -> str:
+    """nvcc's ``--version`` banner (part of the CUDA runtime object's cache key)."""
+    proc = subprocess.run([find_nvcc(), "--version"], capture_output=True, text=True,
+                          check=False)
+    return proc.stdout
+
+
+def cuda_runtime_object() -> Path:
+    """tc_cuda_runtime.cu compiled (host code only, so for every arch) into an object,
+    built on first use and cached beside the C runtime's (see toolchain.runtime_object),
+    keyed by its sources, nvcc's version and the flags."""
+    flags = ["-c", "-O2", "-Xcompiler", "-fPIC,-fvisibility=hidden,-pthread"]
+    key = hashlib.sha256()
+    sources = sorted([*CUDA_RUNTIME_DIR.glob("*.cu"), *CUDA_RUNTIME_DIR.glob("*.h")])
+    for src in [*sources, RUNTIME_SOURCE_DIR / "tc_runtime.h"]:
+        key.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    key.update("\0".join([nvcc_version(), *flags]).encode())
+    target = toolchain.cache_dir() / "cuda-runtime" / key.hexdigest()[:24] / "tc_cuda_runtime.o"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        run_nvcc([*flags, "-I", str(toolchain.runtime_include_dir()), "-I", str(CUDA_RUNTIME_DIR),
+                  str(CUDA_RUNTIME_DIR / "tc_cuda_runtime.cu"), "-o", str(tmp)],
+                 "compiling the tc CUDA runtime")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def cuda_entry_source(plan: ExecutionPlan, arch: str) -> str:
+    """The C source of a CUDA artifact's AOT entry: the plan's steps on device pointers
+    (``write_entry_source`` with ``CUDA_ENTRY``), the model's description for the CUDA
+    runtime and the exported entry points over it."""
+    major, minor, suffix = parse_arch(arch)
+    match = {"": "TC_CUDA_ARCH_OR_LATER", "a": "TC_CUDA_ARCH_EXACT",
+             "f": "TC_CUDA_ARCH_FAMILY"}[suffix]
+    lines = [write_entry_source(plan, None, flavor=CUDA_ENTRY)]
+    # the entry declares tc_model_constants when it has constants or refers to some
+    uses_constants = bool(plan.constants) or CONSTANT in used_ref_kinds(plan)
+    for kind, specs in (("input", plan.inputs), ("output", plan.outputs)):
+        if specs:
+            sizes = ", ".join(str(tensor_nbytes(s)) for s in specs)
+            lines.append(f"static const size_t {kind}_bytes[] = {{{sizes}}};")
+    field = {kind: (f"{kind}_bytes", f"{kind}_names") if specs else ("NULL", "NULL")
+             for kind, specs in (("input", plan.inputs), ("output", plan.outputs))}
+    lines += [
+        "",
+        "static const tc_cuda_model model = {",
+        f"    {c_string_literal(arch)}, {major}, {minor}, {match},",
+        f"    {CONSTANTS_SYMBOL if uses_constants else 'NULL'}, {len(plan.constants)},",
+        f"    {plan.workspace_bytes},",
+        f"    {len(plan.inputs)}, {len(plan.outputs)},",
+        f"    {field['input'][0]}, {field['output'][0]},",
+        f"    {field['input'][1]}, {field['output'][1]},",
+        "    run_steps,",
+        "};",
+        "",
+        "/* Host inputs and outputs; the workspace is unused (the device arena is the",
+        "   module's own, tc_model_workspace_bytes() is 0). */",
+        "int tc_model_run(void *const *inputs, void *const *outputs, void *workspace) {",
+        "    (void)workspace;",
+        '    return tc_cuda_run_host(&model, "tc_model_run", inputs, outputs, NULL);',
+        "}",
+        "",
+        f"/* As tc_model_run, adding each step's seconds to step_seconds[0..{len(plan.steps)}) "
+        "(synchronizing after each step). */",
+        "int tc_model_profile(void *const *inputs, void *const *outputs, void *workspace,",
+        "                     double *step_seconds) {",
+        "    (void)workspace;",
+        '    return tc_cuda_run_host(&model, "tc_model_profile", inputs, outputs, '
+        "step_seconds);",
+        "}",
+        "",
+        "/* Device inputs and outputs, no copies; returns when the outputs are written. */",
+        "int tc_model_run_device(void *const *inputs, void *const *outputs) {",
+        '    return tc_cuda_run_device(&model, "tc_model_run_device", inputs, outputs);',
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def nvcc_link_flags(arch: str, version_script: Path) -> list[str]:
+    """nvcc flags linking a shared library for ``arch`` with the static CUDA runtime,
+    exporting only what ``version_script`` lists."""
+    return ["-shared", "-Xcompiler", "-fPIC,-fvisibility=hidden,-pthread", "-cudart", "static",
+            f"-arch={arch}", "-O2",
+            "-Xlinker", f"--version-script={version_script}", "-Xlinker", "-z,noexecstack",
+            "-Xlinker", "--no-undefined"]
+
+
+def write_cuda_artifact(path: str | os.PathLike, cuda_source, plan: ExecutionPlan,
+                        target) -> None:
+    """Compile and link ``cuda_source`` (a ``CudaSource``: its ``source`` defines the
+    plan's kernels as host launchers; None when the plan calls no kernel), the entry,
+    the CUDA and C runtimes and the constants into one shared library at ``path`` with
+    nvcc, for the target's arch.
+
+    The file appears atomically (written under a temporary name, then renamed). Raises
+    ValueError for an inconsistent plan and ToolchainError when nvcc is missing or a
+    compile/link step fails."""
+    path = Path(path)
+    arch = target_arch(target)
+    plan = replace(plan, metadata={**plan.metadata, "device": "cuda", "arch": arch,
+                                   "device_workspace_bytes": plan.workspace_bytes})
+    entry = cuda_entry_source(plan, arch)
+    calls_kernels = any(isinstance(s, KernelCall) for s in plan.steps)
+    if calls_kernels and (cuda_source is None or not cuda_source.source):
+        raise ValueError("the plan calls kernels but there is no CUDA source defining them")
+    find_nvcc()
+    runtime_obj = toolchain.runtime_object()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    with tempfile.TemporaryDirectory(prefix="tc-cuda-artifact-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        sources = [tmp / "entry.c", cuda_runtime_object()]
+        (tmp / "entry.c").write_text(entry)
+        if calls_kernels:
+            (tmp / "kernels.cu").write_text(cuda_source.source)
+            sources.insert(0, tmp / "kernels.cu")
+        if plan.constants:
+            # nvcc does not assemble .s files: the host compiler does, as on the CPU
+            (tmp / "constants.bin").write_bytes(plan.constants)
+            (tmp / "constants.s").write_text(constants_assembly(tmp / "constants.bin"))
+            toolchain.run_compiler(["-c", str(tmp / "constants.s"), "-o",
+                                    str(tmp / "constants.o")], "assembling the constants")
+            sources.append(tmp / "constants.o")
+        version_script = tmp / "exports.map"
+        version_script.write_text(toolchain.version_script_text(CUDA_SYMBOLS))
+        try:
+            run_nvcc([*nvcc_link_flags(arch, version_script),
+                      "-I", str(toolchain.runtime_include_dir()), "-I", str(CUDA_RUNTIME_DIR),
+                      "-o", str(tmp_out), *map(str, sources), str(runtime_obj),
+                      *toolchain.LINK_LIBS],
+                     f"compiling and linking the CUDA artifact {path}")
+            os.replace(tmp_out, path)
+        finally:
+            tmp_out.unlink(missing_ok=True)

@@ -1,0 +1,95 @@
+/* tc CUDA runtime: what the generated AOT entry of a CUDA artifact calls (plain C, no
+ * CUDA headers: the entry is compiled as C by the host compiler).
+ *
+ * A CUDA artifact exports the model ABI of tc_runtime.h with inputs and outputs in HOST
+ * memory, plus a device entry:
+ *
+ *   int tc_model_run(inputs, outputs, workspace)   host pointers; copies in, runs, copies
+ *                                                  out, synchronizes. `workspace` is
+ *                                                  unused: tc_model_workspace_bytes() is 0,
+ *                                                  the device arena is the module's own.
+ *   int tc_model_profile(..., step_seconds)         as tc_model_run, synchronizing after
+ *                                                  each step to time it.
+ *   int tc_model_run_device(inputs, outputs)       DEVICE pointers (on the module's
+ *                                                  device), no copies; returns once the
+ *                                                  outputs are written. The inputs must be
+ *                                                  complete: the module's stream is
+ *                                                  ordered after the legacy default stream
+ *                                                  only (see tc_cuda_sync_stream).
+ *   int tc_cuda_sync_stream(uintptr_t stream)      wait for a producer's stream (the
+ *                                                  __cuda_array_interface__ convention:
+ *                                                  1 legacy default, 2 per-thread default,
+ *                                                  else a cudaStream_t).
+ *
+ * Device state, per loaded artifact, set up on the FIRST run (so that loading needs no
+ * GPU and no driver): the device is the one the first device input lives on, else the
+ * calling thread's current device (device 0 unless the caller chose another); its
+ * compute capability must suit the artifact's -arch (TC_CUDA_ARCH_* below); the
+ * arena (the plan's workspace bytes) and the constants are allocated and uploaded once;
+ * device buffers for host inputs and outputs are allocated on the first host run. A
+ * first run that fails (no GPU, no driver, an arch mismatch) leaves nothing behind, and
+ * the next run tries again. Runs are serialized by a mutex. Setting TC_CUDA_SYNC=1 in
+ * the environment synchronizes after every step, so that an asynchronous kernel fault
+ * names its kernel. Everything is released when the library is unloaded.
+ */
+#ifndef TC_CUDA_ENTRY_H
+#define TC_CUDA_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tc_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The plan's steps on device pointers: the generated entry's run_steps. */
+typedef int (*tc_cuda_steps_fn)(const char *who, void *const *inputs, void *const *outputs,
+                                void *workspace, double *seconds);
+
+/* Which devices code built for compute capability X.Y runs on. */
+enum {
+    TC_CUDA_ARCH_OR_LATER = 0, /* sm_XY: X.Y or later (the driver compiles the PTX) */
+    TC_CUDA_ARCH_EXACT = 1,    /* sm_XYa: exactly X.Y */
+    TC_CUDA_ARCH_FAMILY = 2    /* sm_XYf: X.Z with Z >= Y */
+};
+
+/* Everything the runtime needs to know about the model (a constant in the entry). */
+typedef struct tc_cuda_model {
+    const char *arch;             /* the -arch the kernels were built for, e.g. "sm_80" */
+    int arch_major, arch_minor;   /* its compute capability */
+    int arch_match;               /* TC_CUDA_ARCH_* */
+    const void *constants;        /* host copy of the constants blob (NULL when none) */
+    size_t constants_bytes;
+    size_t arena_bytes;           /* the plan's workspace bytes */
+    int num_inputs, num_outputs;
+    const size_t *input_bytes, *output_bytes;
+    const char *const *input_names, *const *output_names;
+    tc_cuda_steps_fn run_steps;
+} tc_cuda_model;
+
+/* Run with host inputs/outputs (step_seconds may be NULL). 0 on success, else 1 with
+   tc_last_error set. */
+int tc_cuda_run_host(const tc_cuda_model *model, const char *who, void *const *inputs,
+                     void *const *outputs, double *step_seconds);
+/* Run with device inputs/outputs. */
+int tc_cuda_run_device(const tc_cuda_model *model, const char *who, void *const *inputs,
+                       void *const *outputs);
+
+/* For run_steps: the device address of the constants. */
+const unsigned char *tc_cuda_constants(void);
+/* For run_steps: device-to-device copy on the model's stream (a Copy step). */
+void tc_cuda_copy(void *dst, const void *src, size_t nbytes);
+/* For run_steps, after each step: 1 if the run failed (tc_last_error says why); with
+   `synchronize` (profiling, or TC_CUDA_SYNC=1), waits for the step first. */
+int tc_cuda_step_failed(const char *what, int synchronize);
+
+TC_EXPORT int tc_model_run_device(void *const *inputs, void *const *outputs);
+TC_EXPORT int tc_cuda_sync_stream(uintptr_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TC_CUDA_ENTRY_H */
