@@ -244,14 +244,20 @@ def cuda_include_dir() -> str:
     return str(RUNTIME_SOURCE_DIR / "cuda")
 
 
-def check_cuda_source(source: str, arch: str) -> None:
-    """Compile ``source`` with nvcc for ``arch`` ("sm_80") into an object, with every
-    warning an error (NVCC_CHECK_FLAGS).  Raises ToolchainError with nvcc's output (and
-    the source kept in a file) when it fails or when nvcc is missing."""
+def check_cuda_source(source: str, arch) -> None:
+    """Compile ``source`` with nvcc for ``arch`` ("sm_80", or a list of archs: one nvcc
+    call, one ptxas pass each) into an object, with every warning an error
+    (NVCC_CHECK_FLAGS).  Raises ToolchainError with nvcc's output (and the source kept in
+    a file) when it fails or when nvcc is missing."""
     from ..compiler.cuda_artifact import parse_arch, run_nvcc
     from ..runtime.toolchain import ToolchainError
 
-    parse_arch(arch)
+    archs = [arch] if isinstance(arch, str) else list(arch)
+    for a in archs:
+        parse_arch(a)
+    arch_flags = [f"-arch={archs[0]}"] if len(archs) == 1 else [
+        f"-gencode=arch=compute_{a[3:]},code={a}" for a in archs]
+    arch = ",".join(archs)
     if find_nvcc() is None:
         raise ToolchainError("checking CUDA source needs nvcc, the CUDA toolkit's compiler, "
                              "which is not installed")
@@ -260,7 +266,7 @@ def check_cuda_source(source: str, arch: str) -> None:
         with open(cu, "w") as f:
             f.write(source)
         try:
-            run_nvcc([f"-arch={arch}", *NVCC_CHECK_FLAGS, "-I", cuda_include_dir(),
+            run_nvcc([*arch_flags, *NVCC_CHECK_FLAGS, "-I", cuda_include_dir(),
                       "-c", cu, "-o", obj], f"compiling the generated CUDA for {arch}")
         except ToolchainError as e:
             with tempfile.NamedTemporaryFile("w", prefix="tc-kernels-", suffix=".cu",
