@@ -33,7 +33,7 @@ from ..compiler.loops import ir as L
 from ..compiler.te import expr as E
 from .c_expr import MUL, ExprEmitter
 from .c_helpers import C_TYPE, MEM_TYPE, PREFIX, Helpers, canonical, int_literal
-from .errors import CodegenError, check_unique_names
+from .errors import CodegenError, check_unique_names, compiling
 from . import llvm_func
 from .llvm_func import RESERVED_NAMES
 from .target import Target
@@ -113,17 +113,9 @@ def emit_c(funcs: list[L.PrimFunc], target: Target | str = "c", *,
     helpers = Helpers()
     kernels, stacks, scratch = [], [], []
     for func in funcs:
-        if not isinstance(func, L.PrimFunc):
-            raise TypeError(f"emit_c takes PrimFuncs, got {type(func).__name__}")
-        try:
+        with compiling(func, "emit_c"):
             em = FunctionEmitter(func, helpers, stack_limit_bytes)
             kernels.append(em.emit())
-        except CodegenError as e:
-            raise CodegenError(f"cannot compile {func.name}: {e}") from None
-        except Exception as e:  # a bug in tc: still name the function
-            raise CodegenError(f"cannot compile {func.name}: internal code generator error "
-                               f"({type(e).__name__}: {e}); please report it with the PrimFunc"
-                               ) from e
         stacks.append((func.name, em.stack_bytes))
         if em.scratch_bytes:
             scratch.append((func.name, em.scratch_bytes))

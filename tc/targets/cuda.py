@@ -40,7 +40,7 @@ from .c import _RESERVED, _check_name, _comment, _scratch_size, _unique_nodes
 from .c_helpers import Helpers
 from .cuda_index import narrow_indices
 from .cuda_kernel import CUDA_RESERVED, KernelEmitter, launch_dims
-from .errors import CodegenError, check_unique_names
+from .errors import CodegenError, check_unique_names, compiling
 from .target import Target
 
 __all__ = ["CudaSource", "Launch", "check_cuda_source", "emit_cuda", "find_nvcc",
@@ -93,17 +93,9 @@ def emit_cuda(funcs: list[L.PrimFunc], target: Target | str = "cuda") -> CudaSou
     taken = {f.name for f in funcs}
     kernels, launchers, scratch, launches = [], [], {}, {}
     for func in funcs:
-        if not isinstance(func, L.PrimFunc):
-            raise TypeError(f"emit_cuda takes PrimFuncs, got {type(func).__name__}")
-        try:
+        with compiling(func, "emit_cuda"):
             fn = _FunctionEmitter(func, helpers, taken)
             kernels.extend(fn.kernels())
-        except CodegenError as e:
-            raise CodegenError(f"cannot compile {func.name}: {e}") from None
-        except Exception as e:  # a bug in tc: still name the function
-            raise CodegenError(f"cannot compile {func.name}: internal code generator error "
-                               f"({type(e).__name__}: {e}); please report it with the PrimFunc"
-                               ) from e
         launchers.append(fn.launcher())
         launches[func.name] = fn.launches
         if fn.scratch_bytes:

@@ -10,12 +10,18 @@ from tc.compiler.te.expr import call
 
 def gemm(m=64, n=48, k=40, tile=16, reg=4, k_step=8, copy_threads=None, vector=1,
          name="gemm"):
+    """``gemm_schedule``'s GEMM lowered into a PrimFunc called ``name``."""
+    sch, args = gemm_schedule(m, n, k, tile, reg, k_step, copy_threads, vector)
+    return lower(sch, args, name)
+
+
+def gemm_schedule(m=64, n=48, k=40, tile=16, reg=4, k_step=8, copy_threads=None, vector=1):
     """C = A @ B: ``tile`` x ``tile`` blocks (blockIdx.y, blockIdx.x) of
     (tile/reg) x (tile/reg) threads, each with a ``reg`` x ``reg`` register tile
     (unrolled); per ``k_step`` columns the block copies its rows of A and columns of B
     into shared memory with ``copy_threads`` (x, y) threads (default: the compute's, so
     every thread takes part), ``vector`` contiguous elements per thread and step (a
-    vectorized loop)."""
+    vectorized loop).  Returns (the schedule, [A, B, C])."""
     A = te.placeholder((m, k), "float32", "A")
     B = te.placeholder((k, n), "float32", "B")
     r = te.reduce_axis(k, "k")
@@ -48,7 +54,7 @@ def gemm(m=64, n=48, k=40, tile=16, reg=4, k_step=8, copy_threads=None, vector=1
         _, ty_c = copy.split(rest, cy)
         copy.bind(tx_c, "threadIdx.x")
         copy.bind(ty_c, "threadIdx.y")
-    return lower(sch, [A, B, C], name)
+    return sch, [A, B, C]
 
 
 def elementwise(rows=7, cols=300, threads=256, name="gelu_like"):

@@ -60,7 +60,7 @@ import math
 
 from ..te import expr as E
 from ..te.tensor import Tensor
-from .inline import effective_reads, inline_expand
+from .inline import inline_expand, stage_readers
 from .knobs import Knob, Knobs, KnobScope
 from .schedule import Schedule, Stage, create_schedule
 
@@ -121,11 +121,7 @@ def default_schedule(outputs: list[Tensor], target=None, knobs: Knobs | None = N
                 continue  # materialized: the conv then reads it with contiguous vector loads
             st.compute_inline()
     cache: dict = {}
-    readers: dict[int, list[Stage]] = {}
-    for st in sch.stages:
-        if st.attach != "inline":
-            for t in effective_reads(sch, st, cache):
-                readers.setdefault(id(t), []).append(st)
+    readers = stage_readers(sch, cache)
 
     epilogue_of: dict[int, Stage] = {}
     for st in sch.stages:

@@ -37,9 +37,8 @@ import math
 
 import numpy as np
 
-from ..te import expr as E
 from .defaults import INLINE_TAGS, _epilogue, _fuse_all, _stage_knobs
-from .inline import effective_reads
+from .inline import stage_readers
 from .knobs import Knobs, KnobScope
 from .schedule import Schedule, Stage, create_schedule
 
@@ -71,11 +70,7 @@ def default_gpu_schedule(outputs, target=None, knobs: Knobs | None = None) -> Sc
         if st.op.tag in INLINE_TAGS and not st.is_output and not st.is_reduction:
             st.compute_inline()
     cache: dict = {}
-    readers: dict[int, list[Stage]] = {}
-    for st in sch.stages:
-        if st.attach != "inline":
-            for t in effective_reads(sch, st, cache):
-                readers.setdefault(id(t), []).append(st)
+    readers = stage_readers(sch, cache)
     for st in list(sch.stages):
         if st.attach != "root" or st.scope is not None:
             continue
@@ -153,9 +148,9 @@ def _reduction(st: Stage, knobs: KnobScope) -> None:
     st.bind(thread, "threadIdx.x")
 
 
-def _tile_knobs(knobs: KnobScope, rows: int, cols: int, depth: int, itemsize: int):
+def _tile_knobs(knobs: KnobScope, rows: int, cols: int, depth: int):
     """The block tile, register tile and k step of a GEMM-shaped stage, checked against
-    the thread and shared-memory limits (``InvalidConfig`` otherwise)."""
+    the thread limits (``InvalidConfig`` otherwise)."""
     blocks = [b for b in GEMM_BLOCKS if b[0] <= _ceil_pow2(rows) and b[1] <= _ceil_pow2(cols)]
     blocks = blocks or [[16, 16]]
     default_block = next((b for b in blocks if rows % b[0] == 0 and cols % b[1] == 0), blocks[-1])
@@ -171,7 +166,7 @@ def _tile_knobs(knobs: KnobScope, rows: int, cols: int, depth: int, itemsize: in
         raise knobs.invalid("block/reg", f"{threads} threads per block (at most {MAX_THREADS})")
     if threads < 32:
         raise knobs.invalid("block/reg", f"{threads} threads per block: less than one warp")
-    return bm, bn, rm, rn, kstep, itemsize
+    return bm, bn, rm, rn, kstep
 
 
 def _ceil_pow2(n: int) -> int:
@@ -185,7 +180,7 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
     rows, cols = _gemm_extents(st)
     depth = math.prod(a.extent for a in st.op.reduce_axes)
     itemsize = np.dtype(st.tensor.dtype).itemsize
-    bm, bn, rm, rn, kstep, _ = _tile_knobs(knobs, rows, cols, depth, itemsize)
+    bm, bn, rm, rn, kstep = _tile_knobs(knobs, rows, cols, depth)
 
     out = epilogue if epilogue is not None else sch[st.tensor]
     acc = st

@@ -39,3 +39,13 @@ def effective_reads(sch: Schedule, st: Stage, cache: dict | None = None) -> list
         if isinstance(n, E.TensorRead):
             seen.setdefault(id(n.tensor), n.tensor)
     return list(seen.values())
+
+
+def stage_readers(sch: Schedule, cache: dict | None = None) -> dict[int, list[Stage]]:
+    """id(tensor) -> the stages (not inlined) that read it once inlining is applied."""
+    readers: dict[int, list[Stage]] = {}
+    for st in sch.stages:
+        if st.attach != "inline":
+            for t in effective_reads(sch, st, cache):
+                readers.setdefault(id(t), []).append(st)
+    return readers

@@ -11,6 +11,8 @@ from tc.compiler.loops.verifier import verify_primfunc
 from tc.compiler.schedule import lower
 from tc.compiler.schedule.schedule import ScheduleError, apply_steps, create_schedule
 
+from ...targets.cuda_schedules import gemm_schedule
+
 RNG = np.random.default_rng(7)
 
 
@@ -22,36 +24,10 @@ def _matmul(M, N, K):
     return A, B, C
 
 
-def _tiled_gemm(M, N, K, block=16, reg=4, kstep=8):
-    """Blocks of block x block outputs, reg x reg per thread in registers, A and B tiles of
-    one k step in shared memory, filled by all the block's threads."""
-    A, B, C = _matmul(M, N, K)
-    sch = create_schedule(C)
-    acc = sch.cache_write(C, "local")
-    out = sch[C]
-    i, j = out.op.axes
-    bi, bj, ii, jj = out.tile(i, j, block, block)
-    ty, ri = out.split(ii, reg)
-    tx, rj = out.split(jj, reg)
-    out.reorder(bi, bj, ty, tx, ri, rj)
-    for ax, tag in ((bi, "blockIdx.y"), (bj, "blockIdx.x"), (ty, "threadIdx.y"), (tx, "threadIdx.x")):
-        out.bind(ax, tag)
-    acc.compute_at(out, tx)
-    ci, cj = acc.op.axes
-    ko, ki = acc.split(acc.op.reduce_axes[0], kstep)
-    acc.reorder(ko, ki, ci, cj)
-    acc.unroll(ci)
-    acc.unroll(cj)
-    threads = block // reg
-    for tensor in (A, B):
-        tile = sch.cache_read(tensor, "shared", [acc])
-        tile.compute_at(acc, ko)
-        fused = tile.fuse(*tile.leaf_axes)
-        rest, t_x = tile.split(fused, threads)
-        _, t_y = tile.split(rest, threads)
-        tile.bind(t_x, "threadIdx.x")
-        tile.bind(t_y, "threadIdx.y")
-    return sch, (A, B, C)
+def _tiled_gemm(M, N, K):
+    """Blocks of 16 x 16 outputs, 4 x 4 per thread in registers, A and B tiles of one k
+    step (8) in shared memory, filled by all the block's threads."""
+    return gemm_schedule(M, N, K, tile=16, reg=4, k_step=8)
 
 
 def _walk(s):
