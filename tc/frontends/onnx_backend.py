@@ -18,10 +18,23 @@ from onnx import numpy_helper
 from onnx.backend.base import Backend, BackendRep
 
 
-def _compile(model: onnx.ModelProto, target: str):
+def _compile(model: onnx.ModelProto, target: str, schedule_target: str | None = None):
     import tc
 
-    return tc.compile(model, target=target)
+    if schedule_target is None:
+        return tc.compile(model, target=target)
+    # kernels scheduled as for another target (its loops run here; see build's docstring)
+    import tempfile
+
+    from .._compile import import_graph
+    from ..compiler.build import build
+    from ..targets.target import Target
+
+    graph, _ = import_graph(model)
+    with tempfile.TemporaryDirectory(prefix="tc-backend-") as tmp:
+        build(graph, Target.parse(target), f"{tmp}/model.so",
+              schedule_target=Target.parse(schedule_target))
+        return tc.load(f"{tmp}/model.so")
 
 
 def _bind_inputs(model: onnx.ModelProto, values: dict[str, np.ndarray]) -> onnx.ModelProto:
@@ -38,16 +51,16 @@ def _bind_inputs(model: onnx.ModelProto, values: dict[str, np.ndarray]) -> onnx.
 class TcBackendRep(BackendRep):
     """A compiled model; ``run`` takes the graph's inputs in order (a list or one array)."""
 
-    def __init__(self, model: onnx.ModelProto, target: str):
+    def __init__(self, model: onnx.ModelProto, target: str, schedule_target: str | None = None):
         from .onnx import NotConstantError
 
-        self.model, self.target = model, target
+        self.model, self.target, self.schedule_target = model, target, schedule_target
         inits = {i.name for i in model.graph.initializer}
         self.input_names = [i.name for i in model.graph.input if i.name not in inits]
         self.bound: list[str] = []          # inputs whose values the code depends on
         self.specialized: dict[bytes, object] = {}
         try:
-            self.module = _compile(model, target)
+            self.module = _compile(model, target, schedule_target)
         except NotConstantError as e:
             self.bound = list(e.inputs)
             if not self.bound:
@@ -76,7 +89,7 @@ class TcBackendRep(BackendRep):
         while True:
             try:
                 module = _compile(_bind_inputs(self.model, {n: named[n] for n in self.bound}),
-                                  self.target)
+                                  self.target, self.schedule_target)
                 break
             except NotConstantError as e:
                 more = [n for n in e.inputs if n not in self.bound]
@@ -93,7 +106,7 @@ class TcBackend(Backend):
     @classmethod
     def prepare(cls, model, device: str = "CPU", **kwargs) -> TcBackendRep:
         super().prepare(model, device, **kwargs)
-        return TcBackendRep(model, kwargs.get("target", "llvm"))
+        return TcBackendRep(model, kwargs.get("target", "llvm"), kwargs.get("schedule_target"))
 
     @classmethod
     def run_model(cls, model, inputs, device: str = "CPU", **kwargs):
