@@ -10,6 +10,7 @@ import tc
 from tc.runtime import CudaError
 from tests.conftest import gpu_usable
 from tests.frontends.onnx_models import run_onnxruntime
+from tests.models.light import LIGHT_MODELS
 from tests.runtime import cuda_native
 
 
@@ -81,7 +82,7 @@ def test_model_matches_onnxruntime_on_gpu(name):
 
 @pytest.mark.gpu
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "resnet50"])
+@pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_model_matches_onnxruntime_on_gpu(name):
     from tests.models.light import model_path, ort_session, with_random_weights
 
