@@ -218,6 +218,10 @@ def tune_main(argv: list[str] | None = None) -> int:
                     help="as for tc-build")
     ap.add_argument("--input-dtype", action="append", metavar="[NAME=]DTYPE",
                     help="as for tc-build")
+    ap.add_argument("--verify-top", type=int, default=3, metavar="N",
+                    help="after the search, measure each task's N best configs and its "
+                    "default again, in turns, and keep the verified best (default 3; 0: "
+                    "keep the search's single measurements)")
     ap.add_argument("--save-model", metavar="PATH",
                     help="write the trained cost model here (XGBoost JSON)")
     ap.add_argument("--warm-start", metavar="PATH",
@@ -235,7 +239,8 @@ def tune_main(argv: list[str] | None = None) -> int:
         summary = tune(model, args.target, trials=args.trials, log_path=args.log,
                        input_shapes=shapes, example_inputs=example_inputs,
                        batch_size=args.batch_size, seed=args.seed, timeout=args.timeout,
-                       save_model=args.save_model, warm_start=args.warm_start)
+                       save_model=args.save_model, warm_start=args.warm_start,
+                       verify_top=args.verify_top)
     except (UsageError, FrontendError, ValueError) as e:
         print(f"tc-tune: error: {e}", file=sys.stderr)
         return 1

@@ -12,6 +12,13 @@ that was never timed), and records written before the field existed (same format
 version) lack it, which reads as unknown.  ``best_record`` prefers the records measured
 at the thread count asked for (see ``preferred_threads``).
 
+``phase`` is "search" (a trial of the search) or "verify": after the search, the best
+few configs of a task and its default are measured again, taking turns in fresh child
+processes (``Tuner.verify``), because a single measurement on a busy machine can flatter
+a config by 2x.  Where a workload has verify records, ``best_record`` chooses among
+those alone, by the median of all their costs per config.  A record without the field
+(written before it existed) is a search record.
+
 Every record is flushed and synced as it is written, so a run killed at any moment
 loses at most the line it was writing; a reader reports a malformed line (with its
 number) and skips it.  A record of another format version is refused, naming the file,
@@ -34,6 +41,19 @@ FORMAT_VERSION = 1
 _FIELDS = ("version", "tc_version", "target", "workload", "config", "costs", "error", "timestamp")
 
 
+def _pooled_best(records: list[dict]) -> dict:
+    """Among ``records``, the config whose costs, pooled over its records, have the
+    lowest median: its last record, with the pooled costs."""
+    pooled: dict[str, list[float]] = {}
+    last: dict[str, dict] = {}
+    for r in records:
+        key = config_key(r["config"])
+        pooled.setdefault(key, []).extend(r["costs"])
+        last[key] = r
+    key = min(pooled, key=lambda k: statistics.median(pooled[k]))
+    return {**last[key], "costs": pooled[key]}
+
+
 class LogVersionError(ValueError):
     """A record of a format version this tc cannot read."""
 
@@ -44,17 +64,25 @@ def config_key(config: dict) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
+#: the phases of the tuning a record may come from (see the module docstring)
+PHASES = ("search", "verify")
+
+
 def make_record(target: str, workload: str, config: dict, costs, error: str | None = None,
-                timestamp: float | None = None, threads: int | None = None) -> dict:
+                timestamp: float | None = None, threads: int | None = None,
+                phase: str = "search") -> dict:
     """A record of this format version and this tc's version (timestamp: now;
-    ``threads``: the runtime's thread count during the measurement, None if unknown)."""
+    ``threads``: the runtime's thread count during the measurement, None if unknown;
+    ``phase``: "search" or "verify")."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
     from .. import __version__
 
     return {"version": FORMAT_VERSION, "tc_version": __version__, "target": str(target),
             "workload": workload, "config": json.loads(config_key(config)),
             "costs": [float(c) for c in costs], "error": error,
             "timestamp": time.time() if timestamp is None else timestamp,
-            "threads": None if threads is None else int(threads)}
+            "threads": None if threads is None else int(threads), "phase": phase}
 
 
 def record_problem(record) -> str | None:
@@ -74,7 +102,8 @@ def record_problem(record) -> str | None:
               ("timestamp", _is_number(record["timestamp"])),
               ("threads", record.get("threads") is None or (
                   isinstance(record["threads"], int) and not isinstance(record["threads"], bool)
-                  and record["threads"] >= 1))]
+                  and record["threads"] >= 1)),
+              ("phase", record.get("phase", "search") in PHASES)]
     bad = [name for name, ok in checks if not ok]
     if bad:
         return f"bad value of {', '.join(bad)}"
@@ -172,16 +201,21 @@ class TuningLog:
     def best_record(self, target: str, workload: str, threads: int | None = None) -> dict | None:
         """The error-free record of ``workload`` on exactly ``target`` with the lowest
         median cost (the first of equals), or None; among the records measured at the
-        thread count ``preferred_threads`` picks for ``threads`` (None: not known)."""
+        thread count ``preferred_threads`` picks for ``threads`` (None: not known).  With
+        verify records, the config whose verify costs have the lowest median wins, as
+        one record holding all those costs."""
         ok = [r for r in self.records()
               if r["target"] == str(target) and r["workload"] == workload and r["error"] is None]
         chosen = preferred_threads({r.get("threads") for r in ok}, threads)
+        ok = [r for r in ok if r.get("threads") == chosen]
+        verified = [r for r in ok if r.get("phase") == "verify"]
+        if verified:
+            return _pooled_best(verified)
         best, best_cost = None, math.inf
         for r in ok:
-            if r.get("threads") == chosen:
-                cost = statistics.median(r["costs"])
-                if cost < best_cost:
-                    best, best_cost = r, cost
+            cost = statistics.median(r["costs"])
+            if cost < best_cost:
+                best, best_cost = r, cost
         return best
 
     def best(self, target: str, workload: str, threads: int | None = None) -> dict | None:

@@ -15,6 +15,10 @@ the model needs them anyway) before it enters a batch, so no trial is spent on o
 
 Given an existing log, ``tune`` resumes: its records count as measured (never measured
 again), give each task its best so far, and train the model before the first round.
+
+After the search, ``verify`` measures each improved task's best few configs and its
+default again, ``VERIFY_ROUNDS`` times in turn, as "verify" records: the log's best is
+then chosen on those alone (a config that was lucky once does not displace the default).
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ from .tasks import Task, extract_tasks
 MIN_TRAINING_ROWS = 32
 #: a round that does not improve a task's best divides its priority by this
 STALL_DISCOUNT = 2.0
+#: ``verify``: the configs of a task measured again besides its default, and how often
+VERIFY_TOP, VERIFY_ROUNDS = 3, 3
 
 
 @dataclass
@@ -114,6 +120,8 @@ class Tuner:
             st = by_key.get(record["workload"])
             if st is None or record["target"] != st.task.target:
                 continue
+            if record.get("phase") == "verify":  # a repeat, not a trial
+                continue
             key = config_key(record["config"])
             st.measured.add(key)
             st.trials += 1
@@ -158,6 +166,44 @@ class Tuner:
         return TuningSummary([(st.task.label, st.trials, st.default_cost, st.best_cost)
                               for st in self.states], spent, self.errors,
                              time.perf_counter() - start)
+
+    def verify(self, top: int = VERIFY_TOP, rounds: int = VERIFY_ROUNDS) -> None:
+        """Measure again, in ``rounds`` rounds, the default and the ``top`` best search
+        configs of every task whose best is not its default, each round in a new order
+        (so that a slow spell of the machine does not fall on one config), and log them
+        as "verify" records; each task's best becomes the verified one."""
+        rng = np.random.default_rng(len(self.states))
+        for st in self.states:
+            if st.exhausted and st.best_config is None:
+                continue
+            ranked = self._ranked_configs(st)
+            if len(ranked) < 2 or config_key(ranked[0]) == st.default_key:
+                continue
+            default = st.proposer.default()
+            configs = [default] + [c for c in ranked if config_key(c) != st.default_key][:top]
+            for _ in range(rounds):
+                order = [configs[i] for i in rng.permutation(len(configs))]
+                results = self.measure([(c, st.task.lower(c)) for c in order], st.task.lower(),
+                                       target=st.task.target, repeat=self.repeat,
+                                       timeout=self.timeout)
+                for r in results:
+                    self.log.append(make_record(st.task.target, st.task.key, r.config, r.costs,
+                                                r.error, threads=r.threads, phase="verify"))
+            best = self.log.best_record(st.task.target, st.task.key)
+            if best is not None:
+                st.best_cost, st.best_config = _median(best["costs"]), best["config"]
+            self.progress.note(f"verified {st.task.label}: best {st.best_cost * 1e3:.3f} ms"
+                               + (" (the default)" if config_key(st.best_config or {})
+                                  == st.default_key else ""))
+
+    def _ranked_configs(self, st: TaskState) -> list[dict]:
+        """The task's error-free search configs, fastest (logged median) first."""
+        costs: dict[str, tuple[float, dict]] = {}
+        for r in self.log.records():
+            if (r["workload"] == st.task.key and r["target"] == st.task.target
+                    and r["error"] is None and r.get("phase", "search") == "search"):
+                costs[config_key(r["config"])] = (_median(r["costs"]), r["config"])
+        return [c for _, c in sorted(costs.values(), key=lambda x: x[0])]
 
     def _propose(self, st: TaskState, size: int) -> list[dict]:
         """Up to ``size`` unmeasured configs that the template accepts."""
@@ -276,17 +322,24 @@ class Progress:
 
 def tune(model, target: str = "llvm", *, trials: int = 300, log_path: str = "tune.jsonl",
          input_shapes=None, example_inputs=None, save_model: str | None = None,
-         warm_start: str | None = None, **options) -> TuningSummary:
+         warm_start: str | None = None, verify_top: int = VERIFY_TOP,
+         **options) -> TuningSummary:
     """Tune ``model``'s tasks for ``target`` with ``trials`` measurements in all,
     appending to (and resuming from) the log at ``log_path``; ``options`` go to
     ``Tuner`` (batch_size, epsilon, seed, repeat, timeout, progress).  ``warm_start``:
     a cost model saved by an earlier run (``save_model``), e.g. on another model, that
-    guides the search from the first round."""
+    guides the search from the first round.  ``verify_top``: configs per task measured
+    again against the default after the search (``Tuner.verify``; 0: none); those
+    repeats are not trials."""
     tasks = extract_tasks(model, target, input_shapes=input_shapes,
                           example_inputs=example_inputs)
     warm = CostModel.load(warm_start) if warm_start else None
     tuner = Tuner(tasks, TuningLog(log_path), warm_start=warm, **options)
     summary = tuner.tune(trials)
+    if verify_top > 0:
+        tuner.verify(top=verify_top)
+        summary.tasks = [(st.task.label, st.trials, st.default_cost, st.best_cost)
+                         for st in tuner.states]
     if save_model and tuner.model.fitted:
         tuner.model.save(save_model)
     return summary

@@ -45,7 +45,7 @@ def test_round_trip(tmp_path):
     assert problems == [] and records == written and len(records) == 3
     first = json.loads(path.read_text().splitlines()[0])
     assert set(first) == {"version", "tc_version", "target", "workload", "config", "costs",
-                          "error", "timestamp", "threads"}
+                          "error", "timestamp", "threads", "phase"}
     assert first["version"] == FORMAT_VERSION and first["tc_version"] == tc.__version__
     assert first["config"] == {"tile": 4, "order": [0, 2, 1]}
 

@@ -41,11 +41,15 @@ def tc_threads():
 
 
 def _records(path):
-    return [json.loads(line) for line in open(path)]
+    """The search's records (the verify phase re-measures configs by design: see
+    test_tuner_verify.py)."""
+    return [r for r in map(json.loads, open(path)) if r.get("phase") != "verify"]
 
 
 def _pairs(records):
-    return Counter((r["workload"], json.dumps(r["config"], sort_keys=True)) for r in records)
+    """(workload, config) -> how many search records measured it."""
+    return Counter((r["workload"], json.dumps(r["config"], sort_keys=True)) for r in records
+                   if r.get("phase") != "verify")
 
 
 class _Discard:
