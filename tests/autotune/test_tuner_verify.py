@@ -65,3 +65,19 @@ def test_best_record_pools_verify_costs_per_config(tmp_path):
         log.append(make_record("llvm", "w", b, costs_b, threads=2, phase="verify"))
     best = log.best_record("llvm", "w")
     assert best["config"] == b and sorted(best["costs"]) == [0.9, 0.92, 0.95]
+
+
+def test_summary_compares_verified_times(tmp_path, gemm_task):  # noqa: F811
+    """After verification the default's time is its verified one too."""
+    log = TuningLog(str(tmp_path / "t.jsonl"))
+    probe = Tuner([gemm_task], log, progress=Progress(io.StringIO()))
+    default_key = probe.states[0].default_key
+    lucky = next(c for c in probe.states[0].proposer.random_batch(8, {default_key}))
+    fake = LuckyOnce(default_key, config_key(lucky))
+    tuner = Tuner([gemm_task], log, batch_size=8, seed=3, measure=fake,
+                  progress=Progress(io.StringIO()))
+    tuner.tune(4)
+    tuner._round(tuner.states[0], [lucky])
+    tuner.verify(top=1, rounds=2)
+    st = tuner.states[0]
+    assert st.default_cost == st.best_cost == 1e-3
