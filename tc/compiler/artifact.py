@@ -18,7 +18,6 @@ import json
 import os
 import re
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -427,7 +426,6 @@ def write_artifact(path: str | os.PathLike, kernels_object: bytes, plan: Executi
         raise ValueError("the plan calls kernels but kernels_object is empty")
     runtime_obj = toolchain.runtime_object()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     with tempfile.TemporaryDirectory(prefix="tc-artifact-") as tmp_dir:
         tmp = Path(tmp_dir)
         sources = []
@@ -442,12 +440,9 @@ def write_artifact(path: str | os.PathLike, kernels_object: bytes, plan: Executi
             sources.append(tmp / "constants.s")
         version_script = tmp / "exports.map"
         version_script.write_text(toolchain.version_script_text())
-        try:
+        with toolchain.atomic_output(path) as tmp_out:
             toolchain.run_compiler(
                 [*toolchain.shared_library_flags(version_script), "-O2", "-fvisibility=hidden",
                  "-I", str(toolchain.runtime_include_dir()), "-o", str(tmp_out),
                  *map(str, sources), str(runtime_obj), *toolchain.LINK_LIBS],
                 f"linking the artifact {path}")
-            os.replace(tmp_out, path)
-        finally:
-            tmp_out.unlink(missing_ok=True)

@@ -17,14 +17,11 @@ and ``"device_workspace_bytes"``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,12 +82,7 @@ def find_nvcc() -> str:
 
 def run_nvcc(args: list[str], what: str) -> None:
     """Run nvcc with ``args``; raise ToolchainError with its output on failure."""
-    cmd = [find_nvcc(), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ToolchainError(f"{what} failed (exit {proc.returncode}):\n$ "
-                             f"{' '.join(shlex.quote(a) for a in cmd)}\n"
-                             f"{proc.stdout}{proc.stderr}")
+    toolchain.run_tool([find_nvcc(), *args], what)
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,23 +98,17 @@ def cuda_runtime_object() -> Path:
     built on first use and cached beside the C runtime's (see toolchain.runtime_object),
     keyed by its sources, nvcc's version and the flags."""
     flags = ["-c", "-O2", "-Xcompiler", "-fPIC,-fvisibility=hidden,-pthread"]
-    key = hashlib.sha256()
     sources = sorted([*CUDA_RUNTIME_DIR.glob("*.cu"), *CUDA_RUNTIME_DIR.glob("*.h")])
-    for src in [*sources, RUNTIME_SOURCE_DIR / "tc_runtime.h"]:
-        key.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
-    key.update("\0".join([nvcc_version(), *flags]).encode())
-    target = toolchain.cache_dir() / "cuda-runtime" / key.hexdigest()[:24] / "tc_cuda_runtime.o"
+    key = toolchain.source_digest([*sources, RUNTIME_SOURCE_DIR / "tc_runtime.h"],
+                                  nvcc_version(), *flags)
+    target = toolchain.cache_dir() / "cuda-runtime" / key / "tc_cuda_runtime.o"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with toolchain.atomic_output(target) as tmp:
         run_nvcc([*flags, "-I", str(toolchain.runtime_include_dir()), "-I", str(CUDA_RUNTIME_DIR),
                   str(CUDA_RUNTIME_DIR / "tc_cuda_runtime.cu"), "-o", str(tmp)],
                  "compiling the tc CUDA runtime")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
@@ -209,7 +195,6 @@ def write_cuda_artifact(path: str | os.PathLike, cuda_source, plan: ExecutionPla
     find_nvcc()
     runtime_obj = toolchain.runtime_object()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     with tempfile.TemporaryDirectory(prefix="tc-cuda-artifact-") as tmp_dir:
         tmp = Path(tmp_dir)
         sources = [tmp / "entry.c", cuda_runtime_object()]
@@ -226,12 +211,9 @@ def write_cuda_artifact(path: str | os.PathLike, cuda_source, plan: ExecutionPla
             sources.append(tmp / "constants.o")
         version_script = tmp / "exports.map"
         version_script.write_text(toolchain.version_script_text(CUDA_SYMBOLS))
-        try:
+        with toolchain.atomic_output(path) as tmp_out:
             run_nvcc([*nvcc_link_flags(arch, version_script),
                       "-I", str(toolchain.runtime_include_dir()), "-I", str(CUDA_RUNTIME_DIR),
                       "-o", str(tmp_out), *map(str, sources), str(runtime_obj),
                       *toolchain.LINK_LIBS],
                      f"compiling and linking the CUDA artifact {path}")
-            os.replace(tmp_out, path)
-        finally:
-            tmp_out.unlink(missing_ok=True)

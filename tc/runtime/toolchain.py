@@ -7,6 +7,7 @@ processes (pytest-xdist) can build it at the same time safely.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 RUNTIME_SOURCE_DIR = Path(__file__).parent / "c"
@@ -65,14 +67,41 @@ def compiler_version(cc: tuple[str, ...]) -> str:
     return proc.stdout
 
 
+def run_tool(cmd: list[str], what: str) -> None:
+    """Run ``cmd`` (a compiler or linker); raise ToolchainError with the command line and
+    its output when it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        line = " ".join(shlex.quote(a) for a in cmd)
+        raise ToolchainError(f"{what} failed (exit {proc.returncode}):\n$ {line}\n"
+                             f"{proc.stdout}{proc.stderr}")
+
+
 def run_compiler(args: list[str], what: str) -> None:
     """Run the C compiler with ``args``; raise ToolchainError with its output on failure."""
-    cc = find_c_compiler()
-    proc = subprocess.run([*cc, *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        cmd = " ".join(shlex.quote(a) for a in (*cc, *args))
-        raise ToolchainError(f"{what} failed (exit {proc.returncode}):\n$ {cmd}\n"
-                             f"{proc.stdout}{proc.stderr}")
+    run_tool([*find_c_compiler(), *args], what)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """Yield a temporary path beside ``path`` for a tool to write; on success it is
+    renamed to ``path`` (readers never see a half-written file), on failure removed."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def source_digest(sources, *extra: str) -> str:
+    """A cache key for objects built from ``sources`` (paths: names and contents) with
+    ``extra`` (compiler, version, flags)."""
+    h = hashlib.sha256()
+    for src in sources:
+        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    h.update("\0".join(extra).encode())
+    return h.hexdigest()[:24]
 
 
 def runtime_include_dir() -> Path:
@@ -94,12 +123,8 @@ def cache_dir() -> Path:
 
 
 def _runtime_key(cc: tuple[str, ...]) -> str:
-    h = hashlib.sha256()
-    for src in [*runtime_sources(), RUNTIME_SOURCE_DIR / "tc_runtime.h"]:
-        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
-    h.update("\0".join(cc).encode() + b"\0" + compiler_version(cc).encode())
-    h.update("\0".join(RUNTIME_FLAGS).encode())
-    return h.hexdigest()[:24]
+    return source_digest([*runtime_sources(), RUNTIME_SOURCE_DIR / "tc_runtime.h"],
+                         *cc, compiler_version(cc), *RUNTIME_FLAGS)
 
 
 def runtime_object() -> Path:

@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 from tc.compiler.loops.ir import PrimFunc
-from tc.runtime.toolchain import ToolchainError
+from tc.runtime.toolchain import ToolchainError, run_tool
 from tc.targets.cuda import emit_cuda
 
 from .c_harness import _check_arrays
@@ -159,13 +159,9 @@ class EmulatedCuda:
         with open(os.path.join(d, "kernels.cpp"), "w") as f:
             f.write(emulator_source(self.source.source))
         so = os.path.join(d, "kernels.so")
-        import subprocess
-
-        proc = subprocess.run([cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread",
-                               "-Wno-unknown-pragmas", "-I", d, os.path.join(d, "kernels.cpp"),
-                               "-o", so], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise ToolchainError(f"building the emulated CUDA failed:\n{proc.stderr}")
+        run_tool([cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread",
+                  "-Wno-unknown-pragmas", "-I", d, os.path.join(d, "kernels.cpp"), "-o", so],
+                 "building the emulated CUDA")
         self._lib = ctypes.CDLL(so)
 
     def run(self, name: str, arrays: list[np.ndarray]) -> None:
