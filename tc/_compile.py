@@ -10,11 +10,13 @@ import weakref
 
 
 def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=None,
-                  dump_ir=None, output_path=None, tuning_log=None):
+                  dump_ir=None, output_path=None, tuning_log=None, schedule_target=None):
     """Import ``model`` (an ONNX model or path; a PyTorch ``nn.Module`` with
     ``example_inputs``, or a ``torch.export`` program), build it for ``target`` and load
     the result.  With ``tuning_log`` (a ``tc-tune`` log), tunable kernels take the best
     logged schedule for this target; a warning says how many had no record.
+    ``schedule_target`` (a check, not a deployment option: see ``build``) schedules the
+    kernels as for another target, e.g. a GPU's schedules run on this CPU.
 
     Returns the Module with ``build_report`` (a ``BuildReport``) attached; its ``seconds``
     starts with the frontend's phases (``import_graph``) followed by the build's.  Without
@@ -30,7 +32,7 @@ def compile_model(model, target="llvm", *, input_shapes=None, example_inputs=Non
         output_path = os.path.join(tmpdir, "model.so")
     try:
         report = _import_and_build(model, target, output_path, input_shapes, example_inputs,
-                                   dump_ir, tuning_log)
+                                   dump_ir, tuning_log, schedule_target)
         module = load(output_path)
     except BaseException:
         if tmpdir:
@@ -68,15 +70,18 @@ def build_for_board(model, target, folder, *, input_shapes=None, example_inputs=
 
 
 def _import_and_build(model, target, output_path, input_shapes, example_inputs, dump_ir,
-                      tuning_log):
+                      tuning_log, schedule_target=None):
     """Import ``model`` and build it into ``output_path``; the report's ``seconds``
     starts with the frontend's phases.  One warning when a tuning log left workloads on
     default schedules."""
     from .compiler.build import build
+    from .targets.target import Target
 
     graph, frontend_seconds = import_graph(model, input_shapes=input_shapes,
                                            example_inputs=example_inputs)
-    report = build(graph, target, str(output_path), dump_dir=dump_ir, tuning_log=tuning_log)
+    report = build(graph, target, str(output_path), dump_dir=dump_ir, tuning_log=tuning_log,
+                   schedule_target=None if schedule_target is None
+                   else Target.parse(schedule_target))
     report.seconds = {**frontend_seconds, **report.seconds}
     if report.untuned:
         import warnings

@@ -41,17 +41,22 @@ FORMAT_VERSION = 1
 _FIELDS = ("version", "tc_version", "target", "workload", "config", "costs", "error", "timestamp")
 
 
+def pooled_records(records: list[dict]) -> dict[str, dict]:
+    """``config_key`` -> the last of ``records`` with that config, holding the costs of
+    all of them."""
+    pooled: dict[str, dict] = {}
+    for r in records:
+        key = config_key(r["config"])
+        costs = pooled[key]["costs"] if key in pooled else []
+        pooled[key] = {**r, "costs": costs + list(r["costs"])}
+    return pooled
+
+
 def _pooled_best(records: list[dict]) -> dict:
     """Among ``records``, the config whose costs, pooled over its records, have the
     lowest median: its last record, with the pooled costs."""
-    pooled: dict[str, list[float]] = {}
-    last: dict[str, dict] = {}
-    for r in records:
-        key = config_key(r["config"])
-        pooled.setdefault(key, []).extend(r["costs"])
-        last[key] = r
-    key = min(pooled, key=lambda k: statistics.median(pooled[k]))
-    return {**last[key], "costs": pooled[key]}
+    return min(pooled_records(records).values(),
+               key=lambda r: statistics.median(r["costs"]))
 
 
 class LogVersionError(ValueError):

@@ -32,7 +32,7 @@ import numpy as np
 from ..compiler.schedule.knobs import InvalidConfig
 from .cost_model import CostModel
 from .features import loop_features
-from .log import TuningLog, config_key, make_record
+from .log import TuningLog, config_key, make_record, pooled_records
 from .measure import MeasureError
 from .measure import measure as measure_batch
 from .search import Proposer
@@ -193,12 +193,12 @@ class Tuner:
             if best is not None:
                 st.best_cost, st.best_config = _median(best["costs"]), best["config"]
             # the default's time as verified, so that the summary compares like with like
-            again = [c for r in self.log.records()
-                     if r.get("phase") == "verify" and r["workload"] == st.task.key
-                     and r["target"] == st.task.target and r["error"] is None
-                     and config_key(r["config"]) == st.default_key for c in r["costs"]]
-            if again:
-                st.default_cost = _median(again)
+            verified = pooled_records([
+                r for r in self.log.records() if r.get("phase") == "verify"
+                and r["workload"] == st.task.key and r["target"] == st.task.target
+                and r["error"] is None])
+            if st.default_key in verified:
+                st.default_cost = _median(verified[st.default_key]["costs"])
             self.progress.note(f"verified {st.task.label}: best {st.best_cost * 1e3:.3f} ms"
                                + (" (the default)" if config_key(st.best_config or {})
                                   == st.default_key else ""))

@@ -19,22 +19,9 @@ from onnx.backend.base import Backend, BackendRep
 
 
 def _compile(model: onnx.ModelProto, target: str, schedule_target: str | None = None):
-    import tc
+    from .._compile import compile_model
 
-    if schedule_target is None:
-        return tc.compile(model, target=target)
-    # kernels scheduled as for another target (its loops run here; see build's docstring)
-    import tempfile
-
-    from .._compile import import_graph
-    from ..compiler.build import build
-    from ..targets.target import Target
-
-    graph, _ = import_graph(model)
-    with tempfile.TemporaryDirectory(prefix="tc-backend-") as tmp:
-        build(graph, Target.parse(target), f"{tmp}/model.so",
-              schedule_target=Target.parse(schedule_target))
-        return tc.load(f"{tmp}/model.so")
+    return compile_model(model, target, schedule_target=schedule_target)
 
 
 def _bind_inputs(model: onnx.ModelProto, values: dict[str, np.ndarray]) -> onnx.ModelProto:

@@ -66,12 +66,7 @@ class _Narrowing:
 
     def range(self, e: E.Expr):
         """(lo, hi) bounding integer ``e``, or None when unknown."""
-        hit = self._range_memo.get(id(e))
-        if hit is not None and hit[0] is e:
-            return hit[1]
-        r = self._range(e)
-        self._range_memo[id(e)] = (e, r)
-        return r
+        return _memoized(self._range_memo, e, self._range)
 
     def _range(self, e: E.Expr):
         if isinstance(e, E.Const):
@@ -156,12 +151,7 @@ class _Narrowing:
 
     def rewrite(self, e: E.Expr) -> E.Expr:
         """``e`` (same dtype) computing its narrowable int64 parts in int32."""
-        hit = self._rewrite_memo.get(id(e))
-        if hit is not None and hit[0] is e:
-            return hit[1]
-        out = self._rewrite(e)
-        self._rewrite_memo[id(e)] = (e, out)
-        return out
+        return _memoized(self._rewrite_memo, e, self._rewrite)
 
     def _rewrite(self, e: E.Expr) -> E.Expr:
         if isinstance(e, E.Const):
@@ -239,3 +229,14 @@ class _Narrowing:
         self.narrowed.pop(s.var, None)
         return L.For(s.var, self.rewrite(s.min), self.rewrite(s.extent), s.kind,
                      self.stmt(s.body))
+
+
+def _memoized(memo: dict, e: E.Expr, compute):
+    """``compute(e)``, remembered by node identity (the node is kept in the memo so
+    that its id is not reused while the memo lives)."""
+    hit = memo.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    out = compute(e)
+    memo[id(e)] = (e, out)
+    return out

@@ -182,11 +182,12 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
     itemsize = np.dtype(st.tensor.dtype).itemsize
     bm, bn, rm, rn, kstep = _tile_knobs(knobs, rows, cols, depth)
 
-    out = epilogue if epilogue is not None else sch[st.tensor]
-    acc = st
+    # the stage accumulates in registers: computed at its epilogue's thread loop, or
+    # through a local copy written out by the stage itself
     if epilogue is None:
-        acc = sch.cache_write(st.tensor, "local")
-        out = st
+        out, acc = st, sch.cache_write(st.tensor, "local")
+    else:
+        out, acc = epilogue, st
     tx = (_conv_output_tiles if conv else _gemm_output_tiles)(out, bm, bn, rm, rn)
     acc.compute_at(out, tx)
 
@@ -219,7 +220,7 @@ def _tiled(sch: Schedule, st: Stage, epilogue: Stage | None, knobs: KnobScope) -
         _, t_y = tile.split(rest, threads_y)
         tile.bind(t_x, "threadIdx.x")
         tile.bind(t_y, "threadIdx.y")
-        shared_bytes += _tile_bytes(tensor, conv, bm, bn, kstep, st) * itemsize
+        shared_bytes += _tile_elements(conv, bm, bn, kstep) * itemsize
     if shared_bytes > SHARED_LIMIT_BYTES:
         raise knobs.invalid("block/k_step", f"about {shared_bytes} bytes of shared tiles "
                             f"(at most {SHARED_LIMIT_BYTES})")
@@ -268,7 +269,7 @@ def _bind_tiles(out: Stage, batch, bi, bj, ty, tx) -> None:
     out.bind(tx, "threadIdx.x")
 
 
-def _tile_bytes(tensor, conv: bool, bm: int, bn: int, kstep: int, st: Stage) -> int:
+def _tile_elements(conv: bool, bm: int, bn: int, kstep: int) -> int:
     """An upper estimate of one shared tile's elements (the lowering computes the exact
     region; this only rejects configs far over the limit before lowering)."""
     if not conv:

@@ -2,15 +2,12 @@
 CPU (bound loops serially, barriers and thread all-reduces as no-ops), whole models must
 match onnxruntime and single kernels numpy."""
 import itertools
-import tempfile
 
 import numpy as np
 import pytest
 
-import tc
-from tc._compile import import_graph
+from tc._compile import compile_model
 from tc.compiler import te
-from tc.compiler.build import build
 from tc.compiler.loops import ir as L
 from tc.compiler.loops.interpret import run_primfunc
 from tc.compiler.schedule import InvalidConfig, Knobs, default_schedule, lower, schedule_space
@@ -24,10 +21,8 @@ RNG = np.random.default_rng(11)
 
 
 def _run_with_cuda_schedules(model, feeds):
-    graph, _ = import_graph(model)
-    with tempfile.TemporaryDirectory() as d:
-        build(graph, Target.parse("llvm"), f"{d}/m.so", schedule_target=CUDA)
-        return tc.load(f"{d}/m.so").run([feeds[i.name] for i in model.graph.input])
+    module = compile_model(model, "llvm", schedule_target=CUDA)
+    return module.run([feeds[i.name] for i in model.graph.input])
 
 
 @pytest.mark.parametrize("name", ["test_small_cnn", "test_mlp", "test_bert_like_encoder_layer",
