@@ -115,8 +115,10 @@ def _schedules() -> list[dict]:
     return out
 
 
-def _time(func, reps: int = 5) -> float:
-    """Median seconds of ``func`` on random inputs (checked against numpy once)."""
+def _time(func, reps: int = 15) -> float:
+    """Seconds of ``func`` on random inputs (checked against numpy once): the fastest of
+    ``reps`` runs, since another process on the machine (CI runs two test workers) can
+    only make a run slower, and a median of a few runs can take that slowdown in."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((K, N)).astype(np.float32)
@@ -129,7 +131,7 @@ def _time(func, reps: int = 5) -> float:
         t0 = time.perf_counter()
         kernel([a, b, c])
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return min(times)
 
 
 def test_ranks_held_out_matmul_schedules_better_than_chance():
