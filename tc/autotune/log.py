@@ -2,7 +2,8 @@
 
     {"version": 1, "tc_version": "0.1.0", "target": "llvm", "workload": "<task key>",
      "config": {"tile_x": 8}, "costs": [0.00123, 0.00121], "error": null,
-     "timestamp": 1718000000.0, "threads": 2}
+     "timestamp": 1718000000.0, "threads": 2, "phase": "search",
+     "baseline_costs": [0.00131, 0.00130]}
 
 ``costs`` are seconds per run (empty when the candidate failed); ``error`` is ``None`` or
 what went wrong (a crash, a timeout, wrong results).  ``threads`` is the thread count of
@@ -11,6 +12,13 @@ and so which config is best, depends on it.  It is ``null`` when unknown (a cand
 that was never timed), and records written before the field existed (same format
 version) lack it, which reads as unknown.  ``best_record`` prefers the records measured
 at the thread count asked for (see ``preferred_threads``).
+
+``baseline_costs`` are the default config's seconds per run, timed in turn with
+``costs`` in the same child process (``measure(paired=True)``).  A config is ranked by
+its ratio to them, ``median(costs) / median(baseline_costs)``: the costs alone move by up
+to 2x from one child process to the next on a busy machine, the ratio much less.  Where
+some record lacks the field (an unpaired measurement, or a record written before it
+existed), configs are ranked by their median costs instead.
 
 ``phase`` is "search" (a trial of the search) or "verify": after the search, the best
 few configs of a task and its default are measured again, taking turns in fresh child
@@ -42,21 +50,33 @@ _FIELDS = ("version", "tc_version", "target", "workload", "config", "costs", "er
 
 
 def pooled_records(records: list[dict]) -> dict[str, dict]:
-    """``config_key`` -> the last of ``records`` with that config, holding the costs of
-    all of them."""
+    """``config_key`` -> the last of ``records`` with that config, holding the costs (and
+    baseline costs) of all of them."""
     pooled: dict[str, dict] = {}
     for r in records:
         key = config_key(r["config"])
-        costs = pooled[key]["costs"] if key in pooled else []
-        pooled[key] = {**r, "costs": costs + list(r["costs"])}
+        before = pooled.get(key, {})
+        merged = {**r, "costs": before.get("costs", []) + list(r["costs"])}
+        if "baseline_costs" in r:
+            merged["baseline_costs"] = before.get("baseline_costs", []) + list(r["baseline_costs"])
+        pooled[key] = merged
     return pooled
 
 
-def _pooled_best(records: list[dict]) -> dict:
-    """Among ``records``, the config whose costs, pooled over its records, have the
-    lowest median: its last record, with the pooled costs."""
-    return min(pooled_records(records).values(),
-               key=lambda r: statistics.median(r["costs"]))
+def ranked_records(records: list[dict]) -> list[dict]:
+    """``records`` (error-free) pooled by config (``pooled_records``), fastest first: by
+    ``relative`` when every one was timed in turn with the default, else by median cost
+    (of equals, the config seen first)."""
+    pooled = list(pooled_records(records).values())
+    if all(r.get("baseline_costs") for r in pooled):
+        return sorted(pooled, key=relative)
+    return sorted(pooled, key=lambda r: statistics.median(r["costs"]))
+
+
+def relative(record: dict) -> float:
+    """A record's median cost over the median of its ``baseline_costs`` (the default
+    config's, timed in turn with it)."""
+    return statistics.median(record["costs"]) / statistics.median(record["baseline_costs"])
 
 
 class LogVersionError(ValueError):
@@ -75,19 +95,23 @@ PHASES = ("search", "verify")
 
 def make_record(target: str, workload: str, config: dict, costs, error: str | None = None,
                 timestamp: float | None = None, threads: int | None = None,
-                phase: str = "search") -> dict:
+                phase: str = "search", baseline_costs=()) -> dict:
     """A record of this format version and this tc's version (timestamp: now;
     ``threads``: the runtime's thread count during the measurement, None if unknown;
-    ``phase``: "search" or "verify")."""
+    ``phase``: "search" or "verify"; ``baseline_costs``: the default's costs timed in
+    turn with ``costs``, if any)."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
     from .. import __version__
 
-    return {"version": FORMAT_VERSION, "tc_version": __version__, "target": str(target),
-            "workload": workload, "config": json.loads(config_key(config)),
-            "costs": [float(c) for c in costs], "error": error,
-            "timestamp": time.time() if timestamp is None else timestamp,
-            "threads": None if threads is None else int(threads), "phase": phase}
+    record = {"version": FORMAT_VERSION, "tc_version": __version__, "target": str(target),
+              "workload": workload, "config": json.loads(config_key(config)),
+              "costs": [float(c) for c in costs], "error": error,
+              "timestamp": time.time() if timestamp is None else timestamp,
+              "threads": None if threads is None else int(threads), "phase": phase}
+    if baseline_costs:
+        record["baseline_costs"] = [float(c) for c in baseline_costs]
+    return record
 
 
 def record_problem(record) -> str | None:
@@ -101,8 +125,10 @@ def record_problem(record) -> str | None:
               ("target", isinstance(record["target"], str) and record["target"]),
               ("workload", isinstance(record["workload"], str) and record["workload"]),
               ("config", isinstance(record["config"], dict)),
-              ("costs", isinstance(record["costs"], list) and all(
-                  _is_number(c) and math.isfinite(c) and c >= 0 for c in record["costs"])),
+              ("costs", _is_costs(record["costs"])),
+              ("baseline_costs", "baseline_costs" not in record or (
+                  _is_costs(record["baseline_costs"]) and record["baseline_costs"]
+                  and all(c > 0 for c in record["baseline_costs"]))),
               ("error", record["error"] is None or isinstance(record["error"], str)),
               ("timestamp", _is_number(record["timestamp"])),
               ("threads", record.get("threads") is None or (
@@ -115,6 +141,11 @@ def record_problem(record) -> str | None:
     if record["error"] is None and not record["costs"]:
         return "no costs and no error"
     return None
+
+
+def _is_costs(costs) -> bool:
+    return isinstance(costs, list) and all(
+        _is_number(c) and math.isfinite(c) and c >= 0 for c in costs)
 
 
 def _is_number(x) -> bool:
@@ -204,24 +235,19 @@ class TuningLog:
         return contents.records
 
     def best_record(self, target: str, workload: str, threads: int | None = None) -> dict | None:
-        """The error-free record of ``workload`` on exactly ``target`` with the lowest
-        median cost (the first of equals), or None; among the records measured at the
-        thread count ``preferred_threads`` picks for ``threads`` (None: not known).  With
-        verify records, the config whose verify costs have the lowest median wins, as
-        one record holding all those costs."""
+        """The fastest error-free config of ``workload`` on exactly ``target``
+        (``ranked_records``: by its ratio to the default timed beside it, or by median
+        cost), as its last record holding the costs of all its records; None when there
+        is none.  Only the records measured at the thread count ``preferred_threads``
+        picks for ``threads`` (None: not known) count, and only the verify records where
+        the workload has any."""
         ok = [r for r in self.records()
               if r["target"] == str(target) and r["workload"] == workload and r["error"] is None]
         chosen = preferred_threads({r.get("threads") for r in ok}, threads)
         ok = [r for r in ok if r.get("threads") == chosen]
         verified = [r for r in ok if r.get("phase") == "verify"]
-        if verified:
-            return _pooled_best(verified)
-        best, best_cost = None, math.inf
-        for r in ok:
-            cost = statistics.median(r["costs"])
-            if cost < best_cost:
-                best, best_cost = r, cost
-        return best
+        ranked = ranked_records(verified or ok)
+        return ranked[0] if ranked else None
 
     def best(self, target: str, workload: str, threads: int | None = None) -> dict | None:
         """The config of ``best_record``, or None when the log has none."""

@@ -5,6 +5,7 @@
     results[0].error         # None, "build: ...", "timeout after 10 s", "crash: signal 11
                              # (SIGSEGV)", "wrong result: max abs diff ... at [i, j] ..."
     results[0].threads       # the runtime's thread count the timed runs used
+    results[0].relative      # median cost / the reference's median, timed in turn with it
 
 A candidate is a ``PrimFunc`` whose params are buffers, inputs then outputs (the buffers
 it stores to are its outputs).  Each is compiled by LLVM and linked with tc's C runtime
@@ -12,7 +13,9 @@ it stores to are its outputs).  Each is compiled by LLVM and linked with tc's C 
 directly.  The reference (the default config's kernel)
 runs first, in a child, on deterministic random inputs and saves its outputs; each
 candidate then runs in a child of its own on the same inputs, checks its outputs against
-those, and times ``repeat`` runs.  The children are forked from a small server process
+those, and times ``repeat`` runs, each in turn with a run of the reference (``paired``):
+two configs are compared by their ratios to the reference, which hold within a few
+percent from child to child where their costs alone differ by up to 2x.  The children are forked from a small server process
 (``measure_worker``; a fork costs milliseconds, and one candidate's crash, hang or stray
 write cannot touch the next) and timed one at a time, so that they do not disturb each
 other; the parent waits idle meanwhile.
@@ -59,7 +62,8 @@ class MeasureResult:
     ``number`` calls (empty when ``error`` is set); ``build_seconds`` the time to compile
     and link it, ``run_seconds`` the child's wall time (process start, load, check and
     timing); ``threads`` the thread count of tc's runtime during the timed runs (None
-    when not timed)."""
+    when not timed); ``baseline_costs`` the reference's costs, timed in turn with these
+    (empty when not paired)."""
 
     config: Any
     costs: list[float] = field(default_factory=list)
@@ -68,6 +72,15 @@ class MeasureResult:
     run_seconds: float = 0.0
     number: int = 0
     threads: int | None = None
+    baseline_costs: list[float] = field(default_factory=list)
+
+    @property
+    def relative(self) -> float | None:
+        """The median cost over the reference's median, timed in turn with it (None when
+        not paired; infinity for a failed candidate)."""
+        if self.error or not self.costs:
+            return math.inf
+        return relative_cost(self.costs, self.baseline_costs)
 
     @property
     def median(self) -> float:
@@ -83,7 +96,7 @@ class MeasureResult:
 
 def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5,
             number: int | None = None, timeout: float = 10.0, workers: int = 1,
-            num_threads: int | None = None) -> list[MeasureResult]:
+            num_threads: int | None = None, paired: bool = True) -> list[MeasureResult]:
     """Build and time ``candidates`` (a list of (config, PrimFunc)), checking each one's
     outputs against ``reference``'s on the same random inputs; one result per candidate,
     in order.  A candidate that fails to build, computes a wrong result, crashes or runs
@@ -93,6 +106,8 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
     ``number``: calls per timed run (None: enough for a run to last MIN_RUN_SECONDS).
     ``workers``: processes building in parallel (1: build in this process).
     ``num_threads``: threads the kernels use (None: the runtime's default).
+    ``paired``: time each candidate in turn with the reference, in its child (its
+    ``baseline_costs``, ``relative``).
     Raises MeasureError when the reference fails."""
     candidates = list(candidates)
     if not candidates:
@@ -125,12 +140,21 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
             for (config, _), (error, lib, seconds) in zip(candidates, built[1:]):
                 result = MeasureResult(config, error=error, build_seconds=seconds)
                 if error is None:
-                    out, result.run_seconds = server.run(replace(job, library=lib))
+                    out, result.run_seconds = server.run(
+                        replace(job, library=lib, baseline=ref_lib if paired else ""))
                     result.error, result.costs = out.get("error"), out.get("costs", [])
                     result.number = out.get("number", 0)
                     result.threads = out.get("threads")
+                    result.baseline_costs = out.get("baseline_costs", [])
                 results.append(result)
     return results
+
+
+def relative_cost(costs, baseline_costs) -> float | None:
+    """median(costs) / median(baseline_costs); None without baseline costs."""
+    if not baseline_costs:
+        return None
+    return statistics.median(costs) / statistics.median(baseline_costs)
 
 
 def param_specs(func: L.PrimFunc) -> tuple[tuple[tuple[int, ...], str, bool], ...]:

@@ -1,13 +1,15 @@
 """The child side of measurement: a small fork server that runs each job (load one
 candidate's library, run it on random inputs, check its outputs against the reference's,
-time it) in a forked child under a time limit.
+time it, alternating with the baseline kernel when one is given) in a forked child
+under a time limit.
 
 ``tc.autotune.measure`` starts it as ``python -c ...`` running this file by path, so it
 imports only numpy, ml_dtypes and ctypes (not tc, nor the tuner's __main__), and talks
 JSON lines over stdin/stdout: one job in, one result out.  Each job runs in a fresh fork
 of the server (milliseconds to start): a crash, a hang or a stray write costs that child
 only.  The results: {"costs": [seconds per call, one per timed run], "number": calls per
-run, "threads": the runtime's thread count}, {} for the reference, or {"error": "run: ..."
+run, "threads": the runtime's thread count, and with a baseline "baseline_costs"}, {} for
+the reference, or {"error": "run: ..."
 | "wrong result: ..." | "timeout after 10 s" | "crash: signal 11 (SIGSEGV)"}.
 """
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Job:
     min_run_seconds: float = 1e-3
     num_threads: int | None = None
     timeout: float = 10.0
+    baseline: str = ""
 
 
 def serve() -> None:
@@ -189,11 +192,16 @@ def is_float(dtype) -> bool:
     return dt.kind == "f" or (dt.kind == "V" and "float" in dt.name)
 
 
-def _do(job: Job) -> dict:
-    lib = ctypes.CDLL(job.library)
+def _load_kernel(path: str, nparams: int):
+    lib = ctypes.CDLL(path)
     kernel = getattr(lib, KERNEL_SYMBOL)
     kernel.restype = None
-    kernel.argtypes = [ctypes.c_void_p] * len(job.params)
+    kernel.argtypes = [ctypes.c_void_p] * nparams
+    return lib, kernel
+
+
+def _do(job: Job) -> dict:
+    lib, kernel = _load_kernel(job.library, len(job.params))
     if job.num_threads is not None:
         lib.tc_set_num_threads(ctypes.c_int(job.num_threads))
     inputs = random_inputs([(s, d) for s, d, out in job.params if not out], job.seed)
@@ -202,13 +210,7 @@ def _do(job: Job) -> dict:
     arrays = [next(pending_out) if out else next(pending_in) for _, _, out in job.params]
     args = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
 
-    def call_timed(n: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            kernel(*args)
-        return time.perf_counter() - t0
-
-    call_timed(1)  # the warm-up run, whose outputs are checked
+    kernel(*args)  # the first call, whose outputs are checked
     if job.save_outputs:  # raw bytes: np.save cannot describe ml_dtypes' types
         for arr, path in zip(outputs, job.reference_files):
             arr.tofile(path)
@@ -218,23 +220,53 @@ def _do(job: Job) -> dict:
         if problem is not None:
             where = f"output {k} " if len(outputs) > 1 else ""
             return {"error": f"wrong result: {where}{problem}"}
-    number, warm = job.number, True
-    if number is None:  # enough calls per run that one run lasts min_run_seconds
-        once = call_timed(1)
-        if once < job.min_run_seconds:  # short calls: the best of 3 (one may be preempted)
-            once = min(once, call_timed(1), call_timed(1))
-        number = max(1, min(100_000, math.ceil(job.min_run_seconds / max(once, 1e-7))))
-        warm = number > 1  # else that call was a full-length run already
-    if warm:  # one untimed run at full length: wakes the thread pool, warms the caches
-        call_timed(number)
+    timers = [_Timer(kernel, args, job)]
+    if job.baseline:  # loaded after the check: its writes must not hide the candidate's
+        timers.append(_Timer(_load_kernel(job.baseline, len(job.params))[1], args, job))
     # A forked child pays a page fault for each page of the parent's Python heap it
     # touches first (copy on write): its first thousands of calls ran 3-10x slower than
     # later ones (a 2 us pool kernel measured 20 us).  Call until WARMUP_SECONDS passed.
     deadline = time.perf_counter() + WARMUP_SECONDS
     while time.perf_counter() < deadline:
-        call_timed(number)
-    costs = [call_timed(number) / number for _ in range(job.repeat)]
-    return {"costs": costs, "number": number, "threads": int(lib.tc_get_num_threads())}
+        for timer in timers:
+            timer.run()
+    # in turn, and each pair in the other order than the last: a slow spell of the
+    # machine, or running second, falls on both alike
+    for r in range(job.repeat):
+        for timer in (timers if r % 2 == 0 else timers[::-1]):
+            timer.costs.append(timer.run() / timer.number)
+    result = {"costs": timers[0].costs, "number": timers[0].number,
+              "threads": int(lib.tc_get_num_threads())}
+    if job.baseline:
+        result["baseline_costs"] = timers[1].costs
+    return result
+
+
+class _Timer:
+    """Times runs of ``number`` calls of one kernel: enough calls per run that one run
+    lasts ``job.min_run_seconds`` unless ``job.number`` says how many."""
+
+    def __init__(self, kernel, args, job: Job):
+        self.kernel, self.args, self.costs = kernel, args, []
+        number, warm = job.number, True
+        if number is None:
+            once = self.calls(1)
+            if once < job.min_run_seconds:  # short calls: the best of 3 (one may be preempted)
+                once = min(once, self.calls(1), self.calls(1))
+            number = max(1, min(100_000, math.ceil(job.min_run_seconds / max(once, 1e-7))))
+            warm = number > 1  # else that call was a full-length run already
+        self.number = number
+        if warm:  # one untimed run at full length: wakes the thread pool, warms the caches
+            self.run()
+
+    def calls(self, n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            self.kernel(*self.args)
+        return time.perf_counter() - t0
+
+    def run(self) -> float:
+        return self.calls(self.number)
 
 
 if __name__ == "__main__":

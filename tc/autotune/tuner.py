@@ -13,6 +13,11 @@ annealing on the model's scores of each candidate's loop-IR features, with an
 never proposed: each candidate is lowered (and its features cached by config key, as
 the model needs them anyway) before it enters a batch, so no trial is spent on one.
 
+Each candidate is timed in turn with the task's default config in its child process
+(``measure(paired=True)``), and its cost is taken as its ratio to the default times the
+default's cost first measured (the task's ``unit``): the ratio is what carries from one
+child process to the next on a busy machine, the raw cost much less.
+
 Given an existing log, ``tune`` resumes: its records count as measured (never measured
 again), give each task its best so far, and train the model before the first round.
 
@@ -32,7 +37,7 @@ import numpy as np
 from ..compiler.schedule.knobs import InvalidConfig
 from .cost_model import CostModel
 from .features import loop_features
-from .log import TuningLog, config_key, make_record, pooled_records
+from .log import TuningLog, config_key, make_record, pooled_records, ranked_records
 from .measure import MeasureError
 from .measure import measure as measure_batch
 from .search import Proposer
@@ -57,6 +62,7 @@ class TaskState:
     best_cost: float = math.inf
     best_config: dict | None = None
     default_cost: float = math.inf
+    unit: float | None = None  # seconds: the default's cost that turns ratios into costs
     trials: int = 0
     stalls: int = 0
     exhausted: bool = False
@@ -69,6 +75,19 @@ class TaskState:
             return -1.0
         cost = self.best_cost if math.isfinite(self.best_cost) else 1.0
         return self.task.weight * cost / STALL_DISCOUNT ** self.stalls
+
+    def cost(self, costs, baseline_costs=None, error: str | None = None) -> float:
+        """A measurement's cost in seconds: infinity when it failed; the median of
+        ``costs`` over the median of ``baseline_costs`` (the default's, timed in turn
+        with them) times ``unit`` when paired (the first paired measurement sets
+        ``unit``); else the median of ``costs``."""
+        if error is not None or not costs:
+            return math.inf
+        if not baseline_costs:
+            return _median(costs)
+        if self.unit is None:
+            self.unit = _median(baseline_costs)
+        return _median(costs) / _median(baseline_costs) * self.unit
 
     def gflops(self, cost: float) -> float:
         return self.task.flops / cost / 1e9 if math.isfinite(cost) and cost > 0 else 0.0
@@ -125,16 +144,21 @@ class Tuner:
             key = config_key(record["config"])
             st.measured.add(key)
             st.trials += 1
-            cost = _median(record["costs"]) if record["error"] is None else math.inf
+            cost = st.cost(record["costs"], record.get("baseline_costs"), record["error"])
             if key == st.default_key and record["error"] is None:
                 st.default_cost = cost
             self._learn(st, record["config"], cost)
         for st in self.states:
-            best = self.log.best_record(st.task.target, st.task.key)
-            if best is not None:
-                st.best_cost, st.best_config = _median(best["costs"]), best["config"]
+            self._take_best(st)
         if len(self.rows) >= MIN_TRAINING_ROWS:
             self._refit()
+
+    def _take_best(self, st: TaskState) -> None:
+        """The log's best config of the task becomes its best (``TuningLog.best_record``)."""
+        best = self.log.best_record(st.task.target, st.task.key)
+        if best is not None:
+            st.best_cost = st.cost(best["costs"], best.get("baseline_costs"))
+            st.best_config = best["config"]
 
     def _learn(self, st: TaskState, config: dict, cost: float) -> None:
         row = self._features(st, config)
@@ -188,29 +212,27 @@ class Tuner:
                                        timeout=self.timeout)
                 for r in results:
                     self.log.append(make_record(st.task.target, st.task.key, r.config, r.costs,
-                                                r.error, threads=r.threads, phase="verify"))
-            best = self.log.best_record(st.task.target, st.task.key)
-            if best is not None:
-                st.best_cost, st.best_config = _median(best["costs"]), best["config"]
+                                                r.error, threads=r.threads, phase="verify",
+                                                baseline_costs=r.baseline_costs))
+            self._take_best(st)
             # the default's time as verified, so that the summary compares like with like
-            verified = pooled_records([
-                r for r in self.log.records() if r.get("phase") == "verify"
-                and r["workload"] == st.task.key and r["target"] == st.task.target
-                and r["error"] is None])
+            verified = pooled_records(self._task_records(st, "verify"))
             if st.default_key in verified:
-                st.default_cost = _median(verified[st.default_key]["costs"])
+                default = verified[st.default_key]
+                st.default_cost = st.cost(default["costs"], default.get("baseline_costs"))
             self.progress.note(f"verified {st.task.label}: best {st.best_cost * 1e3:.3f} ms"
                                + (" (the default)" if config_key(st.best_config or {})
                                   == st.default_key else ""))
 
     def _ranked_configs(self, st: TaskState) -> list[dict]:
-        """The task's error-free search configs, fastest (logged median) first."""
-        costs: dict[str, tuple[float, dict]] = {}
-        for r in self.log.records():
-            if (r["workload"] == st.task.key and r["target"] == st.task.target
-                    and r["error"] is None and r.get("phase", "search") == "search"):
-                costs[config_key(r["config"])] = (_median(r["costs"]), r["config"])
-        return [c for _, c in sorted(costs.values(), key=lambda x: x[0])]
+        """The task's error-free search configs, fastest first (``ranked_records``)."""
+        return [r["config"] for r in ranked_records(self._task_records(st, "search"))]
+
+    def _task_records(self, st: TaskState, phase: str) -> list[dict]:
+        """The log's error-free records of ``st``'s task from ``phase``."""
+        return [r for r in self.log.records()
+                if r["workload"] == st.task.key and r["target"] == st.task.target
+                and r["error"] is None and r.get("phase", "search") == phase]
 
     def _propose(self, st: TaskState, size: int) -> list[dict]:
         """Up to ``size`` unmeasured configs that the template accepts."""
@@ -265,14 +287,14 @@ class Tuner:
                 self.progress.note(f"skipping {st.task.label}: {e}")
                 return 0
         improved = False
-        for config, error, costs, threads in (
-                [(r.config, r.error, r.costs, r.threads) for r in results]
-                + [(c, e, [], None) for c, e in rejected]):
+        for config, error, costs, baseline, threads in (
+                [(r.config, r.error, r.costs, r.baseline_costs, r.threads) for r in results]
+                + [(c, e, [], [], None) for c, e in rejected]):
             self.log.append(make_record(st.task.target, st.task.key, config, costs, error,
-                                        threads=threads))
+                                        threads=threads, baseline_costs=baseline))
             st.measured.add(config_key(config))
             st.trials += 1
-            cost = _median(costs) if error is None else math.inf
+            cost = st.cost(costs, baseline, error)
             self.errors += error is not None
             if config_key(config) == st.default_key and error is None:
                 st.default_cost = cost
