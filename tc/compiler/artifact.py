@@ -392,19 +392,20 @@ def write_entry_source(plan: ExecutionPlan, target_triple: str | None = None,
     return "\n".join(lines)
 
 
-def constants_assembly(bin_path: Path) -> str:
-    """Assembler source embedding the file ``bin_path`` as ``tc_model_constants``
-    (ELF: a 64-byte aligned read-only section, symbol hidden)."""
+def constants_assembly(bin_path: Path, symbol: str = CONSTANTS_SYMBOL,
+                       section: str = ".rodata.tc_constants") -> str:
+    """Assembler source embedding the file ``bin_path`` as ``symbol`` (default
+    ``tc_model_constants``; ELF: a 64-byte aligned read-only section, symbol hidden)."""
     quoted = str(bin_path).replace("\\", "\\\\").replace('"', '\\"')
     return "\n".join([
-        '    .section .rodata.tc_constants,"a",@progbits',
+        f'    .section {section},"a",@progbits',
         "    .balign 64",
-        f"    .globl {CONSTANTS_SYMBOL}",
-        f"    .hidden {CONSTANTS_SYMBOL}",
-        f"    .type {CONSTANTS_SYMBOL}, @object",
-        f"{CONSTANTS_SYMBOL}:",
+        f"    .globl {symbol}",
+        f"    .hidden {symbol}",
+        f"    .type {symbol}, @object",
+        f"{symbol}:",
         f'    .incbin "{quoted}"',
-        f"    .size {CONSTANTS_SYMBOL}, . - {CONSTANTS_SYMBOL}",
+        f"    .size {symbol}, . - {symbol}",
         '    .section .note.GNU-stack,"",@progbits',
         "",
     ])

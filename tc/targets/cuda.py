@@ -76,6 +76,10 @@ class CudaSource:
     func_names: tuple[str, ...]
     scratch_bytes: dict[str, int]
     launches: dict[str, list[Launch]]
+    #: the launchers again as plain C for the driver API (NVRTC builds, see
+    #: :func:`driver_launchers`): each calls ``tc_cuda_launch`` with the kernel's number in
+    #: the order of ``launches`` (the functions' in turn)
+    c_launchers: str = ""
 
 
 def emit_cuda(funcs: list[L.PrimFunc], target: Target | str = "cuda") -> CudaSource:
@@ -91,12 +95,13 @@ def emit_cuda(funcs: list[L.PrimFunc], target: Target | str = "cuda") -> CudaSou
     check_unique_names(funcs)
     helpers = Helpers("static __device__ __forceinline__")
     taken = {f.name for f in funcs}
-    kernels, launchers, scratch, launches = [], [], {}, {}
+    kernels, launchers, c_launchers, scratch, launches = [], [], [], {}, {}
     for func in funcs:
         with compiling(func, "emit_cuda"):
             fn = _FunctionEmitter(func, helpers, taken)
             kernels.extend(fn.kernels())
         launchers.append(fn.launcher())
+        c_launchers.append(fn.c_launcher(sum(len(v) for v in launches.values())))
         launches[func.name] = fn.launches
         if fn.scratch_bytes:
             scratch[func.name] = fn.scratch_bytes
@@ -108,7 +113,8 @@ def emit_cuda(funcs: list[L.PrimFunc], target: Target | str = "cuda") -> CudaSou
     parts.extend(kernels)
     parts.append("#ifndef __CUDACC_RTC__\n" + "\n\n".join(launchers) + "\n#endif")
     return CudaSource(source="\n\n".join(parts) + "\n", func_names=tuple(f.name for f in funcs),
-                      scratch_bytes=scratch, launches=launches)
+                      scratch_bytes=scratch, launches=launches,
+                      c_launchers="\n\n".join(c_launchers) + "\n")
 
 
 def _file_header(target: Target, funcs, n_kernels: int) -> str:
@@ -132,6 +138,7 @@ class _FunctionEmitter:
         self.func, self.helpers, self.taken = func, helpers, taken
         self.launches: list[Launch] = []
         self.calls: list[str] = []
+        self.c_args: list[list[str]] = []   # per kernel, its arguments as void * in C
         self.used_params: set[int] = set()
         self.scratch_bytes = 0
 
@@ -151,9 +158,12 @@ class _FunctionEmitter:
                                f"{name}: statement {k} of {_comment(self.func.name)}")
             out.append(em.emit())
             args = [self._arg(b, t, temps) for b, t in zip(params, em.arg_types)]
+            c_args = [self._arg(b, None, temps) for b in params]
             if em.scratch_bytes:
                 args.append(f"{self._scratch()} + {top}")
+                c_args.append(args[-1])
                 self.scratch_bytes = max(self.scratch_bytes, top + em.scratch_bytes)
+            self.c_args.append(c_args)
             launch = Launch(name, em.grid_dims, em.block_dims, em.shared_bytes)
             self.launches.append(launch)
             self.calls.append(
@@ -195,26 +205,49 @@ class _FunctionEmitter:
         self.used_params.add(len(self.func.params))
         return f"(unsigned char *)p{len(self.func.params)}"
 
-    def _arg(self, buf: L.Buffer, ctype: str, temps: dict) -> str:
+    def _arg(self, buf: L.Buffer, ctype: str | None, temps: dict) -> str:
+        """The launch argument for ``buf``, cast to ``ctype`` (None: left untyped)."""
         if buf in temps:
-            return f"({ctype})({self._scratch()} + {temps[buf]})"
+            at = f"{self._scratch()} + {temps[buf]}"
+            return at if ctype is None else f"({ctype})({at})"
         k = self.func.params.index(buf)
         self.used_params.add(k)
-        return f"({ctype})p{k}"
+        return f"p{k}" if ctype is None else f"({ctype})p{k}"
 
     def launcher(self) -> str:
         """The host function launching the kernels (after ``kernels()``)."""
+        return "\n".join([*self._launcher_head('extern "C" '), *self.calls, "}"])
+
+    def c_launcher(self, first: int) -> str:
+        """The launcher as plain C over the driver API (after ``kernels()``): its kernels
+        are numbers ``first``, ``first + 1``, ... of the module's image."""
+        calls = []
+        for k, (launch, args) in enumerate(zip(self.launches, self.c_args)):
+            dims = ", ".join(f"{d}u" for d in (*launch.grid, *launch.block))
+            what = f'"{_comment(self.func.name)}:{launch.kernel}"'
+            if not args:
+                calls.append(f"    tc_cuda_launch({first + k}, {what}, {dims}, NULL);")
+                continue
+            refs = ", ".join(f"&a{k}[{i}]" for i in range(len(args)))
+            calls += [f"    {{ /* {launch.kernel} */",
+                      f"        void *a{k}[] = {{{', '.join(args)}}};",
+                      f"        void *k{k}[] = {{{refs}}};",
+                      f"        tc_cuda_launch({first + k}, {what}, {dims}, k{k});",
+                      "    }"]
+        return "\n".join([*self._launcher_head(""), *calls, "}"])
+
+    def _launcher_head(self, linkage: str) -> list[str]:
+        """A launcher's comment, prototype, opening brace and unused-parameter casts."""
         func = self.func
         count = len(func.params) + (1 if self.scratch_bytes else 0)
         proto = ", ".join(f"void *p{k}" for k in range(count)) or "void"
         unused = [f"    (void)p{k};" for k in range(count) if k not in self.used_params]
         shapes = ", ".join(f"p{k} {_comment(b.name)}: {b.dtype}{list(b.shape)}"
                            for k, b in enumerate(func.params))
-        lines = [f"/* {_comment(func.name)}: {shapes or 'no buffers'}"
-                 + (f"; p{len(func.params)}: {self.scratch_bytes} bytes of device scratch"
-                    if self.scratch_bytes else "") + " */",
-                 f'extern "C" void {func.name}({proto})', "{", *unused, *self.calls, "}"]
-        return "\n".join(lines)
+        return [f"/* {_comment(func.name)}: {shapes or 'no buffers'}"
+                + (f"; p{len(func.params)}: {self.scratch_bytes} bytes of device scratch"
+                   if self.scratch_bytes else "") + " */",
+                f"{linkage}void {func.name}({proto})", "{", *unused]
 
 
 def find_nvcc() -> str | None:

@@ -121,9 +121,10 @@ def test_entry_runs_the_steps_on_device_pointers(tmp_path):
                             "-o", str(tmp_path / "entry.o")], "compiling entry.c")
 
 
-def _build_copies(path, rng) -> np.ndarray:
+def _build_copies(path, rng, target: str = "cuda -arch=sm_80") -> np.ndarray:
     """A CUDA artifact of copies only (no kernels: no CUDA source) through the workspace
-    and the constants; returns the constant table its second output copies."""
+    and the constants, for ``target``; returns the constant table its second output
+    copies."""
     table = rng.standard_normal(5)
     blob, offsets = pack_constants({"pad": np.ones(3), "table": table})
     plan = ExecutionPlan(
@@ -133,8 +134,9 @@ def _build_copies(path, rng) -> np.ndarray:
          Copy(TensorRef(WORKSPACE, 64), TensorRef(OUTPUT, 0), 32),
          Copy(TensorRef(CONSTANT, offsets["table"]), TensorRef(OUTPUT, 1), 40)),
         128, blob)
-    cuda_native.require_nvcc()
-    write_cuda_artifact(path, None, plan, Target.parse("cuda -arch=sm_80"))
+    if "-compiler=nvrtc" not in target:
+        cuda_native.require_nvcc()
+    write_cuda_artifact(path, None, plan, Target.parse(target))
     return table
 
 
@@ -154,8 +156,12 @@ def test_missing_kernel_is_a_link_error_naming_it(tmp_path):
 
 
 def test_missing_nvcc_says_to_install_the_toolkit(tmp_path, monkeypatch):
+    from tc.targets import nvrtc
+
     monkeypatch.setattr(cuda_artifact.shutil, "which", lambda name: None)
     monkeypatch.setattr(cuda_artifact.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(nvrtc, "nvrtc_available", lambda: False)  # nor NVRTC
+    monkeypatch.delenv("TC_CUDA_COMPILER", raising=False)
     plan, _ = native.sample_plan(np.random.default_rng(0))
     with pytest.raises(toolchain.ToolchainError, match="needs nvcc.*install the CUDA toolkit"):
         write_cuda_artifact(tmp_path / "m.so", cuda_native.sample_source(), plan,

@@ -142,6 +142,50 @@ def emulator_source(cuda_source: str) -> str:
     return _LAUNCH.sub(r"\1tc_emu_launch(\3, [&] { \2(\4); });", cuda_source)
 
 
+LAUNCH_BY_NAME = r"""
+#include <tuple>
+/* the kernel `k` over `grid` x `block`, its arguments read from `args` (cuLaunchKernel's
+   kernelParams: a pointer to each argument) */
+template <typename... A> void tc_emu_call(void (*k)(A...), dim3 grid, dim3 block, void **args) {
+    size_t i = 0;
+    std::tuple<A...> values{*static_cast<A *>(args[i++])...};
+    tc_emu_launch(grid, block, 0, 0, [&] { std::apply(k, values); });
+}
+"""
+
+
+def launch_by_name_source(kernels: list[str]) -> str:
+    """C++ defining ``extern "C" int tc_emu_launch_by_name(name, gx, gy, gz, bx, by, bz,
+    args)`` over ``kernels`` (0 when it ran the kernel, 1 when it knows no such kernel)."""
+    cases = "".join(f'    if (std::strcmp(name, "{k}") == 0) {{\n'
+                    f"        tc_emu_call({k}, dim3(gx, gy, gz), dim3(bx, by, bz), args);\n"
+                    f"        return 0;\n    }}\n" for k in kernels)
+    return (LAUNCH_BY_NAME + 'extern "C" int tc_emu_launch_by_name(const char *name, unsigned gx, '
+            "unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, void **args) {\n"
+            + cases + "    return 1;\n}\n")
+
+
+def build_emulator(cuda_source, folder: str, by_name: bool = False) -> str:
+    """``cuda_source`` (a CudaSource) built for the CPU emulator as ``folder``/kernels.so;
+    with ``by_name`` it also exports ``tc_emu_launch_by_name`` (for a fake CUDA driver)."""
+    cxx = shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        raise ToolchainError("the CUDA emulator needs a C++20 compiler (g++ or clang++)")
+    with open(os.path.join(folder, "tc_cuda.h"), "w") as f:
+        f.write(EMULATOR_HEADER)
+    text = emulator_source(cuda_source.source)
+    if by_name:
+        text += launch_by_name_source([launch.kernel for func in cuda_source.func_names
+                                       for launch in cuda_source.launches[func]])
+    with open(os.path.join(folder, "kernels.cpp"), "w") as f:
+        f.write(text)
+    so = os.path.join(folder, "kernels.so")
+    run_tool([cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread",
+              "-Wno-unknown-pragmas", "-I", folder, os.path.join(folder, "kernels.cpp"), "-o", so],
+             "building the emulated CUDA")
+    return so
+
+
 class EmulatedCuda:
     """``funcs`` through ``emit_cuda``, built for the CPU emulator; ``source`` is the
     ``CudaSource``."""
@@ -149,20 +193,8 @@ class EmulatedCuda:
     def __init__(self, funcs: list[PrimFunc], target: str = "cuda -arch=sm_80"):
         self.funcs = {f.name: f for f in funcs}
         self.source = emit_cuda(funcs, target)
-        cxx = shutil.which("g++") or shutil.which("clang++")
-        if cxx is None:
-            raise ToolchainError("the CUDA emulator needs a C++20 compiler (g++ or clang++)")
         self._dir = tempfile.TemporaryDirectory(prefix="tc-cuda-emu-")
-        d = self._dir.name
-        with open(os.path.join(d, "tc_cuda.h"), "w") as f:
-            f.write(EMULATOR_HEADER)
-        with open(os.path.join(d, "kernels.cpp"), "w") as f:
-            f.write(emulator_source(self.source.source))
-        so = os.path.join(d, "kernels.so")
-        run_tool([cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread",
-                  "-Wno-unknown-pragmas", "-I", d, os.path.join(d, "kernels.cpp"), "-o", so],
-                 "building the emulated CUDA")
-        self._lib = ctypes.CDLL(so)
+        self._lib = ctypes.CDLL(build_emulator(self.source, self._dir.name))
 
     def run(self, name: str, arrays: list[np.ndarray]) -> None:
         """Call launcher ``name`` on ``arrays`` (outputs written in place), with the

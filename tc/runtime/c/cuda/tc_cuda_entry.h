@@ -55,6 +55,17 @@ enum {
     TC_CUDA_ARCH_FAMILY = 2    /* sm_XYf: X.Z with Z >= Y */
 };
 
+/* An NVRTC build's kernels, embedded in the artifact and loaded through the driver API
+   at the first run: SASS for the arch, and its PTX, which the driver compiles for a
+   device the SASS cannot run on (as the PTX nvcc embeds beside the SASS). */
+typedef struct tc_cuda_image {
+    const unsigned char *cubin;
+    size_t cubin_bytes;
+    const char *ptx;                 /* NUL-terminated */
+    int num_kernels;
+    const char *const *kernel_names; /* tc_cuda_launch's `kernel` indexes these */
+} tc_cuda_image;
+
 /* Everything the runtime needs to know about the model (a constant in the entry). */
 typedef struct tc_cuda_model {
     const char *arch;             /* the -arch the kernels were built for, e.g. "sm_80" */
@@ -67,6 +78,7 @@ typedef struct tc_cuda_model {
     const size_t *input_bytes, *output_bytes;
     const char *const *input_names, *const *output_names;
     tc_cuda_steps_fn run_steps;
+    const tc_cuda_image *image;   /* NVRTC builds; NULL when nvcc linked the kernels in */
 } tc_cuda_model;
 
 /* Run with host inputs/outputs (step_seconds may be NULL). 0 on success, else 1 with
@@ -84,6 +96,13 @@ void tc_cuda_copy(void *dst, const void *src, size_t nbytes);
 /* For run_steps, after each step: 1 if the run failed (tc_last_error says why); with
    `synchronize` (profiling, or TC_CUDA_SYNC=1), waits for the step first. */
 int tc_cuda_step_failed(const char *what, int synchronize);
+
+/* For the C launchers of an NVRTC build: launch the image's kernel number `kernel` on the
+   model's stream (no dynamic shared memory) with `args` (pointers to each argument, as
+   cuLaunchKernel takes them); a failure is recorded against `what` ("FUNC:KERNEL"). */
+void tc_cuda_launch(int kernel, const char *what, unsigned grid_x, unsigned grid_y,
+                    unsigned grid_z, unsigned block_x, unsigned block_y, unsigned block_z,
+                    void **args);
 
 TC_EXPORT int tc_model_run_device(void *const *inputs, void *const *outputs);
 TC_EXPORT int tc_cuda_sync_stream(uintptr_t stream);

@@ -1,8 +1,9 @@
 /* tc CUDA runtime: the device state of one loaded CUDA artifact and the runs over it.
  *
- * Linked (with the CUDA runtime, statically) into every CUDA artifact; its symbols are
- * local to the artifact, so each loaded artifact has its own state. See tc_cuda_entry.h
- * for the life cycle (set up on the first run, released at unload). Host code only.
+ * Linked into every CUDA artifact with one device-API layer (tc_cuda_device.h: the CUDA
+ * runtime for nvcc builds, the driver API for NVRTC builds); its symbols are local to
+ * the artifact, so each loaded artifact has its own state. See tc_cuda_entry.h for the
+ * life cycle (set up on the first run, released at unload). Host code only, plain C.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tc_cuda.h"
-#include "tc_cuda_entry.h"
+#include "tc_cuda_device.h"
 
 #define TC_CUDA_ALIGN ((size_t)256)
 
@@ -20,7 +20,8 @@ typedef struct {
     int device;
     int sync_steps;            /* TC_CUDA_SYNC=1: synchronize after every step */
     int release_registered;
-    cudaStream_t stream;
+    int loaded;                /* tc_dev_load succeeded */
+    void *stream;
     char *memory;              /* the arena, then the constants */
     char *arena;
     char *constants;
@@ -31,53 +32,47 @@ typedef struct {
 static tc_cuda_state state;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static int run_failed; /* the running run has recorded an error (guarded by run_lock) */
-static int caller_device = -1; /* the caller's current device, restored after the run */
 
 static size_t round_up(size_t n) {
     return (n + TC_CUDA_ALIGN - 1) / TC_CUDA_ALIGN * TC_CUDA_ALIGN;
 }
 
-/* Record "<what>: <error name>: <error string>" unless the run already failed. */
-static void failf(cudaError_t err, const char *fmt, ...) TC_PRINTF_LIKE(2, 3);
-static void failf(cudaError_t err, const char *fmt, ...) {
+void tc_cuda_failf(tc_dev_error err, const char *fmt, ...) {
     char what[512];
     va_list args;
     if (!run_failed) {
         va_start(args, fmt);
         vsnprintf(what, sizeof what, fmt, args);
         va_end(args);
-        tc_set_error("%s: %s: %s", what, cudaGetErrorName(err), cudaGetErrorString(err));
+        tc_set_error("%s: %s: %s", what, tc_dev_error_name(err), tc_dev_error_string(err));
     }
     run_failed = 1;
-    (void)cudaGetLastError(); /* a non-sticky error must not resurface at the next launch */
+    tc_dev_clear(); /* a non-sticky error must not resurface at the next launch */
 }
 
-/* Only the generated launchers call this (TC_CUDA_CHECK_LAUNCH). */
-extern "C" void tc_cuda_fail(const char *what, cudaError_t err) {
-    failf(err, "launching %s", what);
-}
-
-extern "C" cudaStream_t tc_cuda_stream(void) {
+void *tc_cuda_current_stream(void) {
     return state.stream;
 }
 
-extern "C" const unsigned char *tc_cuda_constants(void) {
+const unsigned char *tc_cuda_constants(void) {
     return (const unsigned char *)state.constants;
 }
 
 static void release_state(void) {
-    if (state.memory != NULL || state.io != NULL || state.stream != NULL)
-        (void)cudaSetDevice(state.device);
+    if (state.memory != NULL || state.io != NULL || state.stream != NULL || state.loaded)
+        (void)tc_dev_use(state.device);
+    tc_dev_unload(); /* also what a failed first run may have taken */
     if (state.stream != NULL)
-        (void)cudaStreamDestroy(state.stream);
-    (void)cudaFree(state.memory); /* cudaFree(NULL) is a no-op */
-    (void)cudaFree(state.io);
+        tc_dev_stream_destroy(state.stream);
+    tc_dev_free(state.memory);
+    tc_dev_free(state.io);
     free(state.io_inputs);
     free(state.io_outputs);
     int registered = state.release_registered;
     memset(&state, 0, sizeof state);
     state.release_registered = registered;
-    (void)cudaGetLastError();
+    tc_dev_restore();
+    tc_dev_clear();
 }
 
 /* Release the device memory before the CUDA runtime tears itself down: registered after
@@ -87,48 +82,19 @@ static void release_at_exit(void) {
     release_state();
 }
 
-static int no_device(cudaError_t err) {
-    int driver = 0, runtime = 0;
-    if (err == cudaErrorInsufficientDriver && cudaDriverGetVersion(&driver) == cudaSuccess &&
-        driver > 0 && cudaRuntimeGetVersion(&runtime) == cudaSuccess)
-        tc_set_error("no usable CUDA device (%s: %s): the NVIDIA driver supports CUDA %d.%d, "
-                     "older than this artifact's CUDA runtime (%d.%d); update the driver, or "
-                     "build for \"llvm\" to run on the CPU", cudaGetErrorName(err),
-                     cudaGetErrorString(err), driver / 1000, driver % 1000 / 10,
-                     runtime / 1000, runtime % 1000 / 10);
-    else
-        tc_set_error("no usable CUDA device (%s: %s): this artifact needs an NVIDIA GPU with "
-                     "a driver; build for \"llvm\" to run on the CPU",
-                     cudaGetErrorName(err), cudaGetErrorString(err));
+static int no_device(tc_dev_error err) {
+    tc_dev_no_device(err);
     run_failed = 1;
-    (void)cudaGetLastError();
+    tc_dev_clear();
     return 1;
-}
-
-/* Make `device` current, remembering the caller's device to restore after the run. */
-static cudaError_t use_device(int device) {
-    int current;
-    if (caller_device < 0 && cudaGetDevice(&current) == cudaSuccess && current != device)
-        caller_device = current;
-    return cudaSetDevice(device);
-}
-
-static void restore_device(void) {
-    if (caller_device >= 0)
-        (void)cudaSetDevice(caller_device);
-    caller_device = -1;
 }
 
 static int check_arch(const tc_cuda_model *m, int device) {
     int major = 0, minor = 0, same_major, ok;
-    cudaDeviceProp prop;
-    cudaError_t err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-    if (err == cudaSuccess)
-        err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-    if (err == cudaSuccess)
-        err = cudaGetDeviceProperties(&prop, device);
-    if (err != cudaSuccess) {
-        failf(err, "querying CUDA device %d", device);
+    char name[256] = "";
+    tc_dev_error err = tc_dev_capability(device, &major, &minor, name, sizeof name);
+    if (err != 0) {
+        tc_cuda_failf(err, "querying CUDA device %d", device);
         return 1;
     }
     /* SASS for X.Y runs on X.Z (Z >= Y) and the embedded PTX is compiled by the driver
@@ -148,7 +114,7 @@ static int check_arch(const tc_cuda_model *m, int device) {
     if (!ok) {
         tc_set_error("CUDA arch mismatch: this artifact was built for %s, but CUDA device %d "
                      "(%s) is sm_%d%d; rebuild it for target \"cuda -arch=sm_%d%d\"",
-                     m->arch, device, prop.name, major, minor, major, minor);
+                     m->arch, device, name, major, minor, major, minor);
         run_failed = 1;
         return 1;
     }
@@ -156,55 +122,63 @@ static int check_arch(const tc_cuda_model *m, int device) {
 }
 
 /* Pick the device (`device`, or the current one when negative), check it and set up
-   the arena, constants and stream once; afterwards only make the device current. */
+   the arena, constants, stream and kernels once; afterwards only make the device
+   current. */
 static int prepare(const tc_cuda_model *m, int device) {
     int count = 0;
     size_t arena = round_up(m->arena_bytes), total = arena + round_up(m->constants_bytes);
-    cudaError_t err;
+    const char *what = "loading the kernels";
+    const char *sync;
+    tc_dev_error err;
     if (state.ready) {
-        err = use_device(state.device);
-        if (err != cudaSuccess)
-            failf(err, "selecting CUDA device %d", state.device);
-        return err != cudaSuccess;
+        err = tc_dev_use(state.device);
+        if (err != 0)
+            tc_cuda_failf(err, "selecting CUDA device %d", state.device);
+        return err != 0;
     }
-    err = cudaGetDeviceCount(&count);
-    if (err != cudaSuccess || count <= 0)
-        return no_device(err != cudaSuccess ? err : cudaErrorNoDevice);
+    err = tc_dev_count(&count);
+    if (err != 0 || count <= 0)
+        return no_device(err);
     if (!state.release_registered && atexit(release_at_exit) == 0)
         state.release_registered = 1;
-    if (device < 0 && (err = cudaGetDevice(&device)) != cudaSuccess) {
-        failf(err, "querying the current CUDA device");
+    if (device < 0 && (err = tc_dev_current(&device)) != 0) {
+        tc_cuda_failf(err, "querying the current CUDA device");
         return 1;
     }
-    if ((err = use_device(device)) != cudaSuccess) {
-        failf(err, "selecting CUDA device %d", device);
+    if ((err = tc_dev_use(device)) != 0) {
+        tc_cuda_failf(err, "selecting CUDA device %d", device);
         return 1;
     }
     if (check_arch(m, device))
         return 1;
     state.device = device;
-    if (total > 0 && (err = cudaMalloc((void **)&state.memory, total)) != cudaSuccess) {
-        failf(err, "allocating %zu bytes of device memory (arena %zu, constants %zu) on CUDA "
-              "device %d", total, m->arena_bytes, m->constants_bytes, device);
+    if (total > 0 && (err = tc_dev_malloc((void **)&state.memory, total)) != 0) {
+        tc_cuda_failf(err, "allocating %zu bytes of device memory (arena %zu, constants %zu) "
+                      "on CUDA device %d", total, m->arena_bytes, m->constants_bytes, device);
         release_state();
         return 1;
     }
     state.arena = m->arena_bytes > 0 ? state.memory : NULL;
     state.constants = state.memory + arena;
     if (m->constants_bytes > 0 &&
-        (err = cudaMemcpy(state.constants, m->constants, m->constants_bytes,
-                          cudaMemcpyHostToDevice)) != cudaSuccess) {
-        failf(err, "uploading %zu bytes of constants to CUDA device %d", m->constants_bytes,
-              device);
+        (err = tc_dev_upload(state.constants, m->constants, m->constants_bytes)) != 0) {
+        tc_cuda_failf(err, "uploading %zu bytes of constants to CUDA device %d",
+                      m->constants_bytes, device);
         release_state();
         return 1;
     }
-    if ((err = cudaStreamCreate(&state.stream)) != cudaSuccess) {
-        failf(err, "creating a CUDA stream on device %d", device);
+    if ((err = tc_dev_stream_create(&state.stream)) != 0) {
+        tc_cuda_failf(err, "creating a CUDA stream on device %d", device);
         release_state();
         return 1;
     }
-    const char *sync = getenv("TC_CUDA_SYNC");
+    if ((err = tc_dev_load(m, &what)) != 0) {
+        tc_cuda_failf(err, "%s on CUDA device %d", what, device);
+        release_state();
+        return 1;
+    }
+    state.loaded = 1;
+    sync = getenv("TC_CUDA_SYNC");
     state.sync_steps = sync != NULL && sync[0] != '\0' && strcmp(sync, "0") != 0;
     state.ready = 1;
     return 0;
@@ -213,7 +187,7 @@ static int prepare(const tc_cuda_model *m, int device) {
 /* Device buffers for the host inputs and outputs (first host run only). */
 static int prepare_io(const tc_cuda_model *m) {
     size_t total = TC_CUDA_ALIGN, at = 0; /* never NULL, even for zero-byte tensors */
-    cudaError_t err;
+    tc_dev_error err;
     int i;
     if (state.io != NULL)
         return 0;
@@ -230,8 +204,9 @@ static int prepare_io(const tc_cuda_model *m) {
         run_failed = 1;
         return 1;
     }
-    if ((err = cudaMalloc((void **)&state.io, total)) != cudaSuccess) {
-        failf(err, "allocating %zu bytes of device memory for the inputs and outputs", total);
+    if ((err = tc_dev_malloc((void **)&state.io, total)) != 0) {
+        tc_cuda_failf(err, "allocating %zu bytes of device memory for the inputs and outputs",
+                      total);
         return 1;
     }
     for (i = 0; i < m->num_inputs; i++) {
@@ -272,23 +247,23 @@ static int check_device_memory(const char *who, const char *kind, int n, void *c
                                const size_t *bytes, const char *const *names) {
     int i;
     for (i = 0; i < n; i++) {
-        cudaPointerAttributes attr;
-        cudaError_t err;
+        int memory = TC_MEM_UNREGISTERED, device = -1;
+        tc_dev_error err;
         if (bytes[i] == 0)
             continue; /* never dereferenced */
-        if ((err = cudaPointerGetAttributes(&attr, ptrs[i])) != cudaSuccess) {
-            failf(err, "%s: inspecting %s %d ('%s')", who, kind, i, names[i]);
+        if ((err = tc_dev_pointer(ptrs[i], &memory, &device)) != 0) {
+            tc_cuda_failf(err, "%s: inspecting %s %d ('%s')", who, kind, i, names[i]);
             return 1;
         }
-        if (attr.type == cudaMemoryTypeUnregistered) {
+        if (memory == TC_MEM_UNREGISTERED) {
             tc_set_error("%s: %s %d ('%s') is not CUDA memory (a host pointer?): pass device "
                          "pointers here, host arrays to tc_model_run", who, kind, i, names[i]);
             return 1;
         }
-        if (attr.type == cudaMemoryTypeDevice && attr.device != state.device) {
+        if (memory == TC_MEM_DEVICE && device != state.device) {
             tc_set_error("%s: %s %d ('%s') is on CUDA device %d, but this model runs on "
                          "device %d (chosen at its first run)", who, kind, i, names[i],
-                         attr.device, state.device);
+                         device, state.device);
             return 1;
         }
     }
@@ -298,47 +273,46 @@ static int check_device_memory(const char *who, const char *kind, int n, void *c
 /* The device a pointer lives on, or -1 if the runtime cannot tell (then prepare uses
    the current device, or reports why CUDA is unusable). */
 static int device_of(const void *ptr) {
-    cudaPointerAttributes attr;
-    if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
-        (void)cudaGetLastError();
+    int memory = TC_MEM_UNREGISTERED, device = -1;
+    if (tc_dev_pointer(ptr, &memory, &device) != 0) {
+        tc_dev_clear();
         return -1;
     }
-    return attr.type == cudaMemoryTypeDevice ? attr.device : -1;
-}
-
-/* Wait for the run's work; a failure the launches could not see is reported here. */
-static int finish(int status) {
-    cudaError_t err;
-    if (state.ready) {
-        err = cudaStreamSynchronize(state.stream);
-        if (status == 0 && err != cudaSuccess) {
-            failf(err, state.sync_steps ? "synchronizing after the last step"
-                  : "running the model's kernels (an asynchronous error; run with "
-                    "TC_CUDA_SYNC=1 to name the kernel)");
-            status = 1;
-        }
-    }
-    restore_device();
-    return status;
+    return memory == TC_MEM_DEVICE ? device : -1;
 }
 
 /* Wait for the stream; 1 (with the error recorded against `what`) if its work failed. */
 static int wait_for(const char *what) {
-    cudaError_t err = cudaStreamSynchronize(state.stream);
-    if (err != cudaSuccess) {
-        failf(err, "%s", what);
+    tc_dev_error err = tc_dev_stream_sync(state.stream);
+    if (err != 0) {
+        tc_cuda_failf(err, "%s", what);
         return 1;
     }
     return 0;
 }
 
+/* Wait for the run's work; a failure the launches could not see is reported here. */
+static int finish(int status) {
+    if (state.ready) {
+        tc_dev_error err = tc_dev_stream_sync(state.stream);
+        if (status == 0 && err != 0) {
+            tc_cuda_failf(err, "%s", state.sync_steps ? "synchronizing after the last step"
+                          : "running the model's kernels (an asynchronous error; run with "
+                            "TC_CUDA_SYNC=1 to name the kernel)");
+            status = 1;
+        }
+    }
+    tc_dev_restore();
+    return status;
+}
+
 static int copy_in(const tc_cuda_model *m, void *const *inputs) {
     int i;
     for (i = 0; i < m->num_inputs; i++) {
-        cudaError_t err = cudaMemcpyAsync(state.io_inputs[i], inputs[i], m->input_bytes[i],
-                                          cudaMemcpyHostToDevice, state.stream);
-        if (err != cudaSuccess) {
-            failf(err, "copying input %d ('%s') to the device", i, m->input_names[i]);
+        tc_dev_error err = tc_dev_copy_async(state.io_inputs[i], inputs[i], m->input_bytes[i],
+                                             TC_DEV_HOST_TO_DEVICE, state.stream);
+        if (err != 0) {
+            tc_cuda_failf(err, "copying input %d ('%s') to the device", i, m->input_names[i]);
             return 1;
         }
     }
@@ -348,18 +322,20 @@ static int copy_in(const tc_cuda_model *m, void *const *inputs) {
 static int copy_out(const tc_cuda_model *m, void *const *outputs) {
     int i;
     for (i = 0; i < m->num_outputs; i++) {
-        cudaError_t err = cudaMemcpyAsync(outputs[i], state.io_outputs[i], m->output_bytes[i],
-                                          cudaMemcpyDeviceToHost, state.stream);
-        if (err != cudaSuccess) {
-            failf(err, "copying output %d ('%s') from the device", i, m->output_names[i]);
+        tc_dev_error err = tc_dev_copy_async(outputs[i], state.io_outputs[i],
+                                             m->output_bytes[i], TC_DEV_DEVICE_TO_HOST,
+                                             state.stream);
+        if (err != 0) {
+            tc_cuda_failf(err, "copying output %d ('%s') from the device", i,
+                          m->output_names[i]);
             return 1;
         }
     }
     return 0;
 }
 
-extern "C" int tc_cuda_run_host(const tc_cuda_model *m, const char *who, void *const *inputs,
-                                void *const *outputs, double *step_seconds) {
+int tc_cuda_run_host(const tc_cuda_model *m, const char *who, void *const *inputs,
+                     void *const *outputs, double *step_seconds) {
     int status;
     pthread_mutex_lock(&run_lock);
     tc_clear_error();
@@ -377,8 +353,8 @@ extern "C" int tc_cuda_run_host(const tc_cuda_model *m, const char *who, void *c
     return status;
 }
 
-extern "C" int tc_cuda_run_device(const tc_cuda_model *m, const char *who, void *const *inputs,
-                                  void *const *outputs) {
+int tc_cuda_run_device(const tc_cuda_model *m, const char *who, void *const *inputs,
+                       void *const *outputs) {
     int status;
     pthread_mutex_lock(&run_lock);
     tc_clear_error();
@@ -398,16 +374,16 @@ extern "C" int tc_cuda_run_device(const tc_cuda_model *m, const char *who, void 
     return status;
 }
 
-extern "C" void tc_cuda_copy(void *dst, const void *src, size_t nbytes) {
-    cudaError_t err;
+void tc_cuda_copy(void *dst, const void *src, size_t nbytes) {
+    tc_dev_error err;
     if (nbytes == 0)
         return;
-    err = cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, state.stream);
-    if (err != cudaSuccess)
-        failf(err, "copying %zu bytes on the device", nbytes);
+    err = tc_dev_copy_async(dst, src, nbytes, TC_DEV_DEVICE_TO_DEVICE, state.stream);
+    if (err != 0)
+        tc_cuda_failf(err, "copying %zu bytes on the device", nbytes);
 }
 
-extern "C" int tc_cuda_step_failed(const char *what, int synchronize) {
+int tc_cuda_step_failed(const char *what, int synchronize) {
     char running[256];
     if (run_failed)
         return 1;
@@ -417,15 +393,15 @@ extern "C" int tc_cuda_step_failed(const char *what, int synchronize) {
     return wait_for(running);
 }
 
-extern "C" int tc_cuda_sync_stream(uintptr_t stream) {
-    cudaStream_t s = stream == 1 ? cudaStreamLegacy
-                   : stream == 2 ? cudaStreamPerThread : (cudaStream_t)stream;
-    cudaError_t err = cudaStreamSynchronize(s);
+int tc_cuda_sync_stream(uintptr_t stream) {
+    /* the numbers are those of cudaStreamLegacy/CU_STREAM_LEGACY and the per-thread
+       default stream's handles */
+    tc_dev_error err = tc_dev_stream_sync((void *)stream);
     tc_clear_error();
-    if (err != cudaSuccess) {
-        tc_set_error("waiting for the inputs' CUDA stream: %s: %s", cudaGetErrorName(err),
-                     cudaGetErrorString(err));
-        (void)cudaGetLastError();
+    if (err != 0) {
+        tc_set_error("waiting for the inputs' CUDA stream: %s: %s", tc_dev_error_name(err),
+                     tc_dev_error_string(err));
+        tc_dev_clear();
         return 1;
     }
     return 0;

@@ -1,0 +1,124 @@
+/* A fake CUDA driver (libcuda.so.1) for testing NVRTC-built artifacts without a GPU: the
+ * driver-API subset tc_cuda_driver.c uses, over host memory (allocations are malloc,
+ * copies memcpy, streams do nothing), one device of compute capability
+ * $TC_FAKE_CUDA_ARCH ("80" by default). cuModuleLoadData accepts a cubin (an ELF image);
+ * cuLaunchKernel runs the named kernel on the CPU through the CUDA emulator library
+ * $TC_FAKE_CUDA_KERNELS (tests/targets/cuda_emulator.py: tc_emu_launch_by_name).
+ * Every call is counted in fake_calls, for the tests to read through ctypes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+typedef void *CUhandle;
+
+enum { OK = 0, INVALID_VALUE = 1, INVALID_IMAGE = 200, INVALID_CONTEXT = 201,
+       NOT_FOUND = 500, LAUNCH_FAILED = 719 };
+
+typedef struct { char name[256]; } fake_function;
+typedef int (*launch_fn)(const char *, unsigned, unsigned, unsigned, unsigned, unsigned,
+                         unsigned, void **);
+
+int fake_calls, fake_launches, fake_modules, fake_allocations;
+static __thread CUhandle current;
+static int primary_context; /* its address is the context handle */
+static int stream_object;
+static launch_fn launch;
+
+CUresult cuInit(unsigned flags) {
+    const char *kernels = getenv("TC_FAKE_CUDA_KERNELS");
+    void *lib = kernels != NULL ? dlopen(kernels, RTLD_NOW | RTLD_LOCAL) : NULL;
+    (void)flags;
+    fake_calls++;
+    launch = NULL; /* each artifact's first run initializes: the kernels of its own test */
+    if (lib != NULL)
+        *(void **)&launch = dlsym(lib, "tc_emu_launch_by_name");
+    return OK;
+}
+CUresult cuDriverGetVersion(int *v) { fake_calls++; *v = 13000; return OK; }
+CUresult cuGetErrorName(CUresult e, const char **s) {
+    *s = e == NOT_FOUND ? "CUDA_ERROR_NOT_FOUND" : e == INVALID_IMAGE ? "CUDA_ERROR_INVALID_IMAGE"
+       : e == LAUNCH_FAILED ? "CUDA_ERROR_LAUNCH_FAILED" : "CUDA_ERROR_FAKE";
+    return OK;
+}
+CUresult cuGetErrorString(CUresult e, const char **s) {
+    (void)e;
+    *s = "reported by the fake driver";
+    return OK;
+}
+CUresult cuDeviceGetCount(int *n) { fake_calls++; *n = 1; return OK; }
+CUresult cuDeviceGet(int *d, int ordinal) { fake_calls++; *d = ordinal; return ordinal == 0 ? OK : INVALID_VALUE; }
+CUresult cuDeviceGetAttribute(int *v, int attribute, int d) {
+    const char *arch = getenv("TC_FAKE_CUDA_ARCH");
+    int cc = atoi(arch != NULL ? arch : "80");
+    (void)d;
+    fake_calls++;
+    *v = attribute == 75 ? cc / 10 : cc % 10;
+    return attribute == 75 || attribute == 76 ? OK : INVALID_VALUE;
+}
+CUresult cuDeviceGetName(char *name, int len, int d) {
+    (void)d;
+    snprintf(name, (size_t)len, "Fake CUDA device");
+    return OK;
+}
+CUresult cuDevicePrimaryCtxRetain(CUhandle *ctx, int d) { (void)d; *ctx = &primary_context; return OK; }
+CUresult cuDevicePrimaryCtxRelease_v2(int d) { (void)d; return OK; }
+CUresult cuCtxGetCurrent(CUhandle *ctx) { *ctx = current; return OK; }
+CUresult cuCtxSetCurrent(CUhandle ctx) { current = ctx; return OK; }
+CUresult cuCtxGetDevice(int *d) { *d = 0; return current != NULL ? OK : INVALID_CONTEXT; }
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
+    void *mem = NULL;
+    fake_calls++;
+    if (current == NULL)
+        return INVALID_CONTEXT;
+    fake_allocations++;
+    if (posix_memalign(&mem, 256, n > 0 ? n : 1) != 0)
+        return 2; /* CUDA_ERROR_OUT_OF_MEMORY */
+    memset(mem, 0x5A, n); /* device memory is not zeroed */
+    *p = (CUdeviceptr)(size_t)mem;
+    return OK;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) { fake_allocations--; free((void *)(size_t)p); return OK; }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(size_t)d, s, n); return OK; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, CUhandle st) { (void)st; memcpy((void *)(size_t)d, s, n); return OK; }
+CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, CUhandle st) { (void)st; memcpy(d, (void *)(size_t)s, n); return OK; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUhandle st) { (void)st; memmove((void *)(size_t)d, (void *)(size_t)s, n); return OK; }
+CUresult cuStreamCreate(CUhandle *s, unsigned flags) { (void)flags; *s = &stream_object; return OK; }
+CUresult cuStreamDestroy_v2(CUhandle s) { (void)s; return OK; }
+CUresult cuStreamSynchronize(CUhandle s) { (void)s; return current != NULL ? OK : INVALID_CONTEXT; }
+CUresult cuPointerGetAttributes(unsigned n, int *attributes, void **data, CUdeviceptr p) {
+    (void)n; (void)attributes; (void)p;
+    *(unsigned *)data[0] = 0; /* host memory the driver does not know */
+    *(int *)data[1] = -1;
+    return OK;
+}
+CUresult cuModuleLoadData(CUhandle *m, const void *image) {
+    if (memcmp(image, "\177ELF", 4) != 0)
+        return INVALID_IMAGE;
+    fake_modules++;
+    *m = &fake_modules;
+    return OK;
+}
+CUresult cuModuleUnload(CUhandle m) { (void)m; fake_modules--; return OK; }
+CUresult cuModuleGetFunction(CUhandle *f, CUhandle m, const char *name) {
+    fake_function *fn = (fake_function *)calloc(1, sizeof *fn); /* kept: a test's lifetime */
+    (void)m;
+    if (fn == NULL)
+        return INVALID_VALUE;
+    snprintf(fn->name, sizeof fn->name, "%s", name);
+    *f = fn;
+    return OK;
+}
+CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                        unsigned by, unsigned bz, unsigned shared, CUhandle stream,
+                        void **params, void **extra) {
+    (void)shared; (void)stream; (void)extra;
+    fake_launches++;
+    if (launch == NULL)
+        return LAUNCH_FAILED;
+    return launch(((fake_function *)f)->name, gx, gy, gz, bx, by, bz, params) == 0 ? OK : NOT_FOUND;
+}
