@@ -60,12 +60,12 @@ def main() -> None:
     args = ap.parse_args()
     task = next(t for t in extract_tasks(load_model(args.model)) if args.task in t.label)
     config = other_config(task)
-    default, func = task.lower(), task.lower(config)
+    default = task.lower()
     print(f"{task.label}: config {config_key(config)} against the default, "
           f"{args.children} children x 5 repeats in turn")
     rows = []
     for i in range(args.children):
-        r = measure([(config, func)], default, target=task.target, repeat=5)[0]
+        r = measure([task.candidate(config)], default, target=task.target, repeat=5)[0]
         if r.error:
             sys.exit(f"the config failed: {r.error}")
         ratios = [c / b for c, b in zip(r.costs, r.baseline_costs)]

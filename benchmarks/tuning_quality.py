@@ -139,7 +139,7 @@ class Table:
                 if entry["invalid"] or len(entry["passes"]) > p:
                     continue
                 try:
-                    todo.append((config, self.task.lower(config)))
+                    todo.append(self.task.candidate(config))
                 except InvalidConfig:
                     entry["invalid"] = True
             random.Random(p).shuffle(todo)
@@ -327,7 +327,7 @@ def vary_knob(task, suffix: str, passes: int, threads: int) -> tuple[str, list]:
         config = {**base, name: choice}
         runs[config_key(config)] = (choice, [])
         try:
-            candidates.append((config, task.lower(config)))
+            candidates.append(task.candidate(config))
         except InvalidConfig:
             pass
     reference = task.lower()

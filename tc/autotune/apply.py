@@ -34,16 +34,21 @@ class AppliedLog:
 
     def config_for(self, group) -> dict | None:
         """The best logged config for ``group``, or None (default schedule)."""
+        found = self.lookup(group)
+        return None if found is None else found[1]
+
+    def lookup(self, group) -> tuple[str, dict] | None:
+        """(``group``'s workload key, its best logged config), or None."""
         if not is_tunable(group):
             return None
         key = group_key(group)
         config = self.log.best(self.target, key, self.threads)
         (self.found if config is not None else self.missing).add(key)
-        return config
+        return None if config is None else (key, config)
 
-    def reject(self, group) -> None:
-        """The template refused ``group``'s logged config: it was built with defaults."""
-        key = group_key(group)
+    def reject(self, key: str) -> None:
+        """The template refused the logged config of workload ``key``: it was built with
+        defaults."""
         self.found.discard(key)
         self.rejected.add(key)
 

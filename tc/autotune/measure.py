@@ -97,9 +97,11 @@ class MeasureResult:
 def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5,
             number: int | None = None, timeout: float = 10.0, workers: int = 1,
             num_threads: int | None = None, paired: bool = True) -> list[MeasureResult]:
-    """Build and time ``candidates`` (a list of (config, PrimFunc)), checking each one's
-    outputs against ``reference``'s on the same random inputs; one result per candidate,
-    in order.  A candidate that fails to build, computes a wrong result, crashes or runs
+    """Build and time ``candidates`` (a list of (config, PrimFunc), or (config,
+    PrimFunc, input steps) for a candidate whose inputs are the reference's in another
+    layout: per input None or the ``measure_worker.apply_steps`` steps from the
+    reference's), checking each one's outputs against ``reference``'s on the same random
+    inputs; one result per candidate, in order.  A candidate that fails to build, computes a wrong result, crashes or runs
     longer than ``timeout`` seconds (its child process, start to finish) gets an error
     record and measurement goes on.
 
@@ -118,10 +120,12 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
     if repeat < 1:
         raise ValueError(f"measure: repeat must be at least 1, not {repeat}")
     params = param_specs(reference)
+    steps = [tuple(c[2]) if len(c) > 2 and c[2] else () for c in candidates]
     with tempfile.TemporaryDirectory(prefix="tc-measure-") as tmp:
         libs = [os.path.join(tmp, f"candidate{i}.so") for i in range(len(candidates))]
-        funcs = [reference] + [func for _, func in candidates]
-        built = _build_all(funcs, [os.path.join(tmp, "reference.so")] + libs, params, target,
+        funcs = [reference] + [c[1] for c in candidates]
+        expected = [params] + [stepped_specs(params, s) for s in steps]
+        built = _build_all(funcs, [os.path.join(tmp, "reference.so")] + libs, expected, target,
                            workers)
         ref_files = tuple(os.path.join(tmp, f"reference_out{k}.bin")
                           for k in range(sum(out for _, _, out in params)))
@@ -137,11 +141,12 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
             if ref_error is not None:
                 raise MeasureError(f"the reference kernel {reference.name} failed: {ref_error}")
             results = []
-            for (config, _), (error, lib, seconds) in zip(candidates, built[1:]):
-                result = MeasureResult(config, error=error, build_seconds=seconds)
+            for candidate, (error, lib, seconds), own in zip(candidates, built[1:], steps):
+                result = MeasureResult(candidate[0], error=error, build_seconds=seconds)
                 if error is None:
                     out, result.run_seconds = server.run(
-                        replace(job, library=lib, baseline=ref_lib if paired else ""))
+                        replace(job, library=lib, baseline=ref_lib if paired else "",
+                                input_steps=own))
                     result.error, result.costs = out.get("error"), out.get("costs", [])
                     result.number = out.get("number", 0)
                     result.threads = out.get("threads")
@@ -155,6 +160,20 @@ def relative_cost(costs, baseline_costs) -> float | None:
     if not baseline_costs:
         return None
     return statistics.median(costs) / statistics.median(baseline_costs)
+
+
+def stepped_specs(params, steps) -> tuple:
+    """``params`` (``param_specs``) with each input's shape after its ``steps`` (per
+    input, None for none; see ``measure_worker.apply_steps``)."""
+    if not steps:
+        return params
+    out, pending = [], iter(steps)
+    for shape, dtype, is_output in params:
+        own = None if is_output else next(pending)
+        if own:
+            shape = measure_worker.apply_steps(np.zeros(shape, np.int8), own).shape
+        out.append((tuple(shape), dtype, is_output))
+    return tuple(out)
 
 
 def param_specs(func: L.PrimFunc) -> tuple[tuple[tuple[int, ...], str, bool], ...]:
@@ -262,13 +281,15 @@ def _build_one(func, target, params, path) -> tuple[str | None, str, float]:
 
 
 def _build_all(funcs, paths, params, target, workers: int) -> list[tuple[str | None, str, float]]:
-    """Build every function (the reference first) sequentially or in a process pool."""
+    """Build every function (the reference first) sequentially or in a process pool;
+    ``params``: the param specs each must have."""
     target = str(target)
     if workers <= 1:
-        return [_build_one(f, target, params, p) for f, p in zip(funcs, paths)]
+        return [_build_one(f, target, ps, p) for f, ps, p in zip(funcs, params, paths)]
     with ProcessPoolExecutor(max_workers=workers,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_build_one, f, target, params, p) for f, p in zip(funcs, paths)]
+        futures = [pool.submit(_build_one, f, target, ps, p)
+                   for f, ps, p in zip(funcs, params, paths)]
         out = []
         for fut, p in zip(futures, paths):
             try:

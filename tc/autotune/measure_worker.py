@@ -53,6 +53,7 @@ class Job:
     num_threads: int | None = None
     timeout: float = 10.0
     baseline: str = ""
+    input_steps: tuple = ()
 
 
 def serve() -> None:
@@ -192,6 +193,32 @@ def is_float(dtype) -> bool:
     return dt.kind == "f" or (dt.kind == "V" and "float" in dt.name)
 
 
+def apply_steps(array: np.ndarray, steps) -> np.ndarray:
+    """``array`` after ``steps``, each ["transpose", axes] or ["reshape", shape] (a
+    layout change, e.g. weights repacked in other blocks; see tc.autotune.packing)."""
+    for op, arg in steps:
+        if op == "transpose":
+            array = array.transpose(arg)
+        elif op == "reshape":
+            array = array.reshape(arg)
+        else:
+            raise ValueError(f"unknown array step {op!r}")
+    return np.ascontiguousarray(array)
+
+
+def _aligned_copy(array: np.ndarray) -> np.ndarray:
+    out = aligned_empty(array.shape, array.dtype)
+    out[...] = array
+    return out
+
+
+def _arguments(params, inputs, outputs) -> list:
+    """The kernel's pointer arguments: ``inputs`` and ``outputs`` in ``params``' order."""
+    pending_in, pending_out = iter(inputs), iter(outputs)
+    arrays = [next(pending_out) if out else next(pending_in) for _, _, out in params]
+    return [ctypes.c_void_p(a.ctypes.data) for a in arrays]
+
+
 def _load_kernel(path: str, nparams: int):
     lib = ctypes.CDLL(path)
     kernel = getattr(lib, KERNEL_SYMBOL)
@@ -206,9 +233,11 @@ def _do(job: Job) -> dict:
         lib.tc_set_num_threads(ctypes.c_int(job.num_threads))
     inputs = random_inputs([(s, d) for s, d, out in job.params if not out], job.seed)
     outputs = poisoned_outputs([(s, d) for s, d, out in job.params if out])
-    pending_in, pending_out = iter(inputs), iter(outputs)
-    arrays = [next(pending_out) if out else next(pending_in) for _, _, out in job.params]
-    args = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
+    own = inputs
+    if job.input_steps:
+        own = [x if steps is None else _aligned_copy(apply_steps(x, steps))
+               for x, steps in zip(inputs, job.input_steps)]
+    args = _arguments(job.params, own, outputs)
 
     kernel(*args)  # the first call, whose outputs are checked
     if job.save_outputs:  # raw bytes: np.save cannot describe ml_dtypes' types
@@ -222,7 +251,8 @@ def _do(job: Job) -> dict:
             return {"error": f"wrong result: {where}{problem}"}
     timers = [_Timer(kernel, args, job)]
     if job.baseline:  # loaded after the check: its writes must not hide the candidate's
-        timers.append(_Timer(_load_kernel(job.baseline, len(job.params))[1], args, job))
+        timers.append(_Timer(_load_kernel(job.baseline, len(job.params))[1],
+                             _arguments(job.params, inputs, outputs), job))
     # A forked child pays a page fault for each page of the parent's Python heap it
     # touches first (copy on write): its first thousands of calls ran 3-10x slower than
     # later ones (a 2 us pool kernel measured 20 us).  Call until WARMUP_SECONDS passed.

@@ -36,6 +36,7 @@ from ..compiler.passes.manager import run_passes
 from ..compiler.passes.storage import assign_storage
 from ..compiler.te.traverse import count_flops
 from ..targets.target import Target
+from . import packing
 
 #: fusion patterns that make a group worth tuning
 TUNABLE_PATTERNS = (OpPattern.REDUCTION, OpPattern.OUT_FUSABLE)
@@ -84,19 +85,68 @@ class Task:
 
     def lower(self, config: dict | None = None, name: str | None = None):
         """The group scheduled with ``config`` (``None``: the default schedule) and
-        lowered into a PrimFunc called ``name`` (default ``tc_<ops>``).
+        lowered into a PrimFunc called ``name`` (default ``tc_<ops>``); a ``pack.block``
+        in the config repacks the conv's weights first (``packing``), which changes
+        that param's shape (see ``input_steps``).
 
         An illegal config raises ``tc.compiler.schedule.knobs.InvalidConfig``."""
         name = name or f"tc_{self.group.name}"[:60]
-        return lower_group(self.group, self.graph, Target.parse(self.target), name,
-                           config=config)[0]
+        block, config = packing.split_config(config)
+        graph = self._graph_with_block(block)
+        group = Group(graph.nodes, graph.inputs, graph.outputs)
+        return lower_group(group, graph, Target.parse(self.target), name, config=config)[0]
+
+    def candidate(self, config: dict) -> tuple:
+        """What ``measure.measure`` takes for ``config``: (config, its PrimFunc), plus
+        ``input_steps`` when its inputs differ from the default kernel's."""
+        func = self.lower(config)
+        steps = self.input_steps(config)
+        return (config, func, steps) if steps else (config, func)
+
+    def input_steps(self, config: dict | None) -> tuple | None:
+        """Per input of ``lower(config)``'s kernel, None or the array steps that turn the
+        default kernel's input into its own (weights packed in another block); None when
+        no input changes."""
+        block, _ = packing.split_config(config)
+        node = packing.packed_conv(self.graph.nodes)
+        if block is None or node is None or block == node.attr("block"):
+            return None
+        weight = node.inputs[1].name
+        return tuple(packing.repack_steps(node, block) if v.name == weight else None
+                     for v in self.graph.inputs)
 
     def space(self) -> dict:
-        """The knob space of this task's schedule: ``{name: Knob(choices, default)}``."""
+        """The knob space of this task's schedule: ``{name: Knob(choices, default)}``;
+        with a packing-layout knob (``packing.PACK_BLOCK``) the schedule knobs' choices
+        are those of every block (a choice that does not fit the block a config picks
+        is an ``InvalidConfig``)."""
         from ..compiler.schedule import schedule_space
+        from ..compiler.schedule.defaults import DEFAULT_LANES
+        from ..compiler.schedule.knobs import Knob
 
-        _, outputs = group_to_te(self.group, {})
-        return schedule_space(outputs, Target.parse(self.target))
+        target = Target.parse(self.target)
+        node = packing.packed_conv(self.graph.nodes)
+        blocks = packing.block_choices(node, DEFAULT_LANES) if node is not None else ()
+        default = node.attr("block") if node is not None else None
+        space: dict = {}
+        for block in [default] + [b for b in blocks if b != default]:
+            graph = self._graph_with_block(block)
+            _, outputs = group_to_te(Group(graph.nodes, graph.inputs, graph.outputs), {})
+            for name, knob in schedule_space(outputs, target).items():
+                if name not in space:
+                    space[name] = knob
+                else:  # the default block's default, every block's choices
+                    extra = [c for c in knob.choices if c not in space[name].choices]
+                    space[name] = Knob(space[name].choices + tuple(extra), space[name].default)
+        if len(blocks) > 1:
+            space[packing.PACK_BLOCK] = Knob(blocks, default)
+        return space
+
+    def _graph_with_block(self, block: int | None) -> Graph:
+        node = packing.packed_conv(self.graph.nodes)
+        if block is None or node is None or block == node.attr("block"):
+            return self.graph
+        return packing.with_block(self.graph, node, block)
 
     def default_config(self) -> dict:
         """The config that reproduces the default schedule: every knob at its default."""

@@ -207,7 +207,7 @@ class Tuner:
             configs = [default] + [c for c in ranked if config_key(c) != st.default_key][:top]
             for _ in range(rounds):
                 order = [configs[i] for i in rng.permutation(len(configs))]
-                results = self.measure([(c, st.task.lower(c)) for c in order], st.task.lower(),
+                results = self.measure([st.task.candidate(c) for c in order], st.task.lower(),
                                        target=st.task.target, repeat=self.repeat,
                                        timeout=self.timeout)
                 for r in results:
@@ -274,7 +274,7 @@ class Tuner:
         candidates, rejected = [], []
         for config in batch:
             try:
-                candidates.append((config, st.task.lower(config)))
+                candidates.append(st.task.candidate(config))
             except InvalidConfig as e:
                 rejected.append((config, f"invalid config: {e}"))
         results = []

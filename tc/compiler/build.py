@@ -170,22 +170,23 @@ def build(graph: Graph, target, output_path: str, dump_dir: str | None = None,
     t0 = time.perf_counter()
     storage = assign_storage(graph, groups, external_values(graph))
     report.seconds["plan_memory"] = time.perf_counter() - t0
-    if dump_dir:
-        _dump_groups(dump_dir, len(report.passes) + 1, groups, storage)
 
     t0 = time.perf_counter()
-    applied = None
+    applied, configs = None, {}
     if tuning_log is not None:
         from ..autotune.apply import AppliedLog
 
         applied = AppliedLog(tuning_log, target)
+        graph, groups, storage, configs = _apply_log(applied, graph, groups, storage)
+    if dump_dir:
+        _dump_groups(dump_dir, len(report.passes) + 1, groups, storage)
     funcs, calls = [], []
     by_key: dict[str, str] = {}
     for i, group in enumerate(groups):
         if i in storage.elided:
             continue
         func, flops = _lower_tuned(group, graph, schedule_target, f"tc_k{i}_{group.name}"[:60],
-                                   applied)
+                                   applied, configs.get(i))
         key = _func_key(func)
         if key not in by_key:
             by_key[key] = func.name
@@ -251,17 +252,41 @@ def board_kernels(funcs: list, target, c_source=None):
                         needs_threads=True)
 
 
-def _lower_tuned(group: Group, graph: Graph, target, name: str, applied):
-    """``lower_group`` with the logged config of ``group``, if any (a config the template
-    refuses falls back to the default schedule)."""
+def _apply_log(applied, graph: Graph, groups, storage):
+    """Look up every kernel group's logged config; where one packs a conv's weights in
+    another block (``autotune.packing``), repack them and partition again (the same
+    groups: only a constant and an attribute change).  Returns the graph, groups and
+    storage to build, and group index -> (workload key, config)."""
+    from ..autotune.packing import chosen_blocks, repack_graph
+
+    configs = {}
+    for i, group in enumerate(groups):
+        if i not in storage.elided and (found := applied.lookup(group)) is not None:
+            configs[i] = found
+    blocks = chosen_blocks(groups, configs)
+    if not blocks:
+        return graph, groups, storage, configs
+    graph = repack_graph(graph, blocks)
+    repartitioned = partition(graph)
+    if [[n.op for n in g.nodes] for g in repartitioned] != [[n.op for n in g.nodes] for g in groups]:
+        raise AssertionError("repacking tuned conv weights changed the fused groups")
+    return graph, repartitioned, assign_storage(graph, repartitioned,
+                                                external_values(graph)), configs
+
+
+def _lower_tuned(group: Group, graph: Graph, target, name: str, applied, found):
+    """``lower_group`` with ``found`` = (workload key, logged config) of ``group``, if
+    any: a config the template refuses falls back to the default schedule.  Its packing
+    layout was applied to the graph already (``_apply_log``)."""
+    from ..autotune.packing import split_config
     from .schedule.knobs import InvalidConfig
 
-    config = applied.config_for(group) if applied is not None else None
-    if config is not None:
+    if found is not None:
+        key, config = found
         try:
-            return lower_group(group, graph, target, name, config=config)
+            return lower_group(group, graph, target, name, config=split_config(config)[1])
         except InvalidConfig:
-            applied.reject(group)
+            applied.reject(key)
     return lower_group(group, graph, target, name)
 
 
