@@ -20,16 +20,28 @@ Rules, applied per stage (``default_gpu_schedule``):
    epilogue (bias, activation, residual) when it has one, else a ``cache_write`` copy.
    A convolution maps output channels to rows and output pixels to columns; its shared
    tiles hold the block's input window of ``ic_step`` channels and their weights.
-3. Reductions: with a long reduce extent (at least ``BLOCK_REDUCE_MIN``), one block per
-   output element, its threads striding over the reduce axes and combining their
-   partials with warp shuffles (``ThreadAllReduce``): softmax's and layer norm's row
-   statistics are one block per row.  Short reductions (pooling windows) run one thread
-   per output element.
+3. Row groups: row reductions read only by each other and by one elementwise output over
+   the same rows, the reduced axes trailing (softmax, log-softmax, layer norm, with
+   their inlined prologue), rows of at least ``ROW_KERNEL_MIN``, are ONE kernel, one
+   block per row::
+
+       for row (blockIdx.x):                     # the output's leading axes, fused
+         for each statistic (max, sum, ...):     # computed at the row loop, in registers
+           for t (threadIdx.x): for c_o: acc = combine(acc, f(row, c_o * threads + t))
+           all-reduce acc over the threads       # warp shuffles; every thread has it
+         for t (threadIdx.x): for c_o: out[row, c_o * threads + t] = g(stats, ...)
+
+   Rows longer than ``threads`` loop (each thread strides), shorter ones leave threads
+   idle (guarded).  Other reductions: with a long reduce extent (at least
+   ``BLOCK_REDUCE_MIN``), one block per output element, its threads striding over the
+   reduce axes and combining their partials with warp shuffles (``ThreadAllReduce``);
+   short reductions (pooling windows) run one thread per output element.
 4. Everything else: all spatial axes fused and split into blocks of ``threads`` threads;
    more than ``MAX_BLOCKS`` blocks loop grid-stride style.
 
 Knobs (``knobs.py``), per stage ``s<position>.<tag>.``: GEMM/conv ``block`` [bm, bn],
-``reg`` [rm, rn] and ``k_step``; reductions ``threads``; elementwise ``threads``.
+``reg`` [rm, rn] and ``k_step``; reductions ``threads``; elementwise ``threads``; a row
+group one ``threads`` (its first reduction's), shared by its statistics and its output.
 """
 from __future__ import annotations
 
@@ -37,8 +49,9 @@ import math
 
 import numpy as np
 
-from .defaults import INLINE_TAGS, _epilogue, _fuse_all, _stage_knobs
-from .inline import stage_readers
+from .defaults import INLINE_TAGS, _epilogue, _fuse_all, _same_index, _stage_knobs
+from ..te import expr as E
+from .inline import inline_expand, stage_readers
 from .knobs import Knobs, KnobScope
 from .schedule import Schedule, Stage, create_schedule
 
@@ -49,6 +62,9 @@ MAX_BLOCKS = 65536
 #: reduce extents from which one block (not one thread) reduces each output
 BLOCK_REDUCE_MIN = 64
 REDUCE_THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
+#: row lengths from which row statistics and their output make one kernel (a block per
+#: row), and the most rows (blocks) of such a kernel
+ROW_KERNEL_MIN, MAX_ROW_BLOCKS = 16, 2 ** 31 - 1
 #: GEMM tiles: [bm, bn] per block, [rm, rn] per thread, k columns per shared step
 GEMM_BLOCKS = ([64, 64], [32, 64], [64, 32], [32, 32], [16, 16])
 GEMM_REGS = ([4, 4], [8, 4], [4, 8], [2, 2], [1, 1])
@@ -71,6 +87,8 @@ def default_gpu_schedule(outputs, target=None, knobs: Knobs | None = None) -> Sc
             st.compute_inline()
     cache: dict = {}
     readers = stage_readers(sch, cache)
+    if _row_kernel(sch, readers, knobs, cache):
+        return sch
     for st in list(sch.stages):
         if st.attach != "root" or st.scope is not None:
             continue
@@ -136,9 +154,7 @@ def _reduction(st: Stage, knobs: KnobScope) -> None:
     if extent < BLOCK_REDUCE_MIN:
         _elementwise(st, knobs)
         return
-    choices = [t for t in REDUCE_THREAD_CHOICES if t <= max(extent, 32)]
-    default = min(256, max(t for t in choices if t <= max(extent // 4, 32)))
-    threads = knobs.pick("threads", choices, default)
+    threads = _reduction_threads(knobs, extent)
     spatial = _fuse_all(st, list(st.op.axes))
     reduce = _fuse_all(st, list(st.op.reduce_axes))
     outer, thread = st.split(reduce, threads)
@@ -146,6 +162,81 @@ def _reduction(st: Stage, knobs: KnobScope) -> None:
     if spatial is not None:
         st.bind(spatial, "blockIdx.x")
     st.bind(thread, "threadIdx.x")
+
+
+def _reduction_threads(knobs: KnobScope, extent: int) -> int:
+    """The ``threads`` knob of a block reduction over ``extent`` elements: about four
+    elements per thread, 32 to 256 threads."""
+    choices = [t for t in REDUCE_THREAD_CHOICES if t <= max(extent, 32)]
+    default = min(256, max(t for t in choices if t <= max(extent // 4, 32)))
+    return knobs.pick("threads", choices, default)
+
+
+def _row_kernel(sch: Schedule, readers: dict, knobs: Knobs, cache: dict) -> bool:
+    """Rule 3, row groups: row reductions feeding an elementwise output over the same rows
+    (softmax, log-softmax, layer norm) as one kernel.  Returns False, changing nothing,
+    when the group is not of that shape."""
+    match = _row_group(sch, readers, cache)
+    if match is None:
+        return False
+    out, reductions, rows = match
+    columns = math.prod(a.extent for a in out.op.axes[rows:])
+    threads = _reduction_threads(_stage_knobs(sch, reductions[0], knobs), columns)
+    row = _fuse_all(out, list(out.op.axes[:rows]))
+    outer, thread = out.split(_fuse_all(out, list(out.op.axes[rows:])), threads)
+    out.reorder(thread, outer)  # thread t takes columns t, t + threads, ...: coalesced
+    out.bind(row, "blockIdx.x")
+    out.bind(thread, "threadIdx.x")
+    for st in reductions:
+        st.compute_at(out, row)
+        outer, thread = st.split(_fuse_all(st, list(st.op.reduce_axes)), threads)
+        st.reorder(thread, outer)
+        st.bind(thread, "threadIdx.x")
+    return True
+
+
+def _row_group(sch: Schedule, readers: dict, cache: dict):
+    """``(output stage, reduction stages, number of row axes)`` when the stages not
+    inlined are row reductions read only by each other and by one elementwise output,
+    which reads each at its own row (the reduced axes trailing, kept as 1 or dropped);
+    else None."""
+    live = [st for st in sch.stages if st.attach != "inline"]
+    reductions = [st for st in live if st.is_reduction]
+    rest = [st for st in live if not st.is_reduction]
+    if not reductions or len(rest) != 1 or not rest[0].is_output or len(sch.outputs) != 1:
+        return None
+    out = rest[0]
+    shape = tuple(out.tensor.shape)
+    width = math.prod(a.extent for a in reductions[0].op.reduce_axes)
+    # the fewest trailing axes holding a row (a size-1 axis before them is a row axis)
+    rows = max((r for r in range(1, len(shape)) if math.prod(shape[r:]) == width),
+               default=None)
+    if rows is None or width < ROW_KERNEL_MIN or math.prod(shape[:rows]) > MAX_ROW_BLOCKS:
+        return None
+    body = inline_expand(sch, out, cache)
+    for st in reductions:
+        if (st.scope is not None or _is_gemm_like(st) or
+                math.prod(a.extent for a in st.op.reduce_axes) != width or
+                any(r is not out and r not in reductions
+                    for r in readers.get(id(st.tensor), [])) or
+                not _reads_rows(body, st.tensor, out.op.axes, rows)):
+            return None
+    return out, reductions, rows
+
+
+def _reads_rows(body, tensor, axes, rows: int) -> bool:
+    """Whether ``body`` reads ``tensor`` (shape ``axes[:rows]``, then 1s or nothing) and
+    only at the row of ``axes`` it computes."""
+    shape = tuple(tensor.shape)
+    head = tuple(a.extent for a in axes[:rows])
+    if shape[:rows] != head or any(n != 1 for n in shape[rows:]) \
+            or len(shape) not in (rows, len(axes)):
+        return False
+    reads = [n for n in E.walk(body) if isinstance(n, E.TensorRead) and n.tensor is tensor]
+    return bool(reads) and all(
+        all(_same_index(i, a) for i, a in zip(r.indices, axes[:rows]))
+        and all(isinstance(i, E.Const) and i.value == 0 for i in r.indices[rows:])
+        for r in reads)
 
 
 def _tile_knobs(knobs: KnobScope, rows: int, cols: int, depth: int):

@@ -4,7 +4,8 @@
   not inlined gets a local buffer: the whole tensor for a root stage (allocated around
   the function body), or just the region one consumer iteration needs for a stage
   placed with ``compute_at`` (allocated inside that consumer loop, indexed relative to
-  the region's start).
+  the region's start).  Stages computed at the same loop may read each other (a row's
+  max feeding its exp-sum): a region then covers what those later stages read too.
 - Inlined stages are substituted into their readers.
 - A reduction stores its init value, then accumulates (TVM style).  The init sits just
   outside the outermost reduce loop; spatial loops placed inside a reduce loop get a
@@ -112,10 +113,20 @@ class _Lowering:
                 raise ScheduleError(f"lower: {st.name} is computed at {parent.name}, "
                                     f"which is inlined; attach it to {parent.name}'s reader instead")
             rs = readers.get(id(st.tensor), [])
-            if any(r is not parent for r in rs):
-                others = [r.name for r in rs if r is not parent]
+            others = [r.name for r in rs if r is not parent and not self._co_reader(st, r)]
+            if others:
                 raise ScheduleError(f"lower: {st.name} is computed at {parent.name} but also read "
-                                    f"by {others}; compute it at root instead")
+                                    f"by {others}; compute it at root, or compute those "
+                                    f"readers at the same loop of {parent.name}")
+
+    def _co_reader(self, st: Stage, reader: Stage) -> bool:
+        """Whether ``reader`` is computed at the same loop as ``st``, after it (a row's
+        statistics feeding each other inside one row loop): the region of ``st`` then
+        covers what ``reader`` reads too (``attached_to``)."""
+        stages = self.sch.stages
+        return (reader.attach == "at" and reader.attach_stage is st.attach_stage
+                and reader.attach_axis is st.attach_axis
+                and stages.index(reader) > stages.index(st))
 
     def _live_stages(self) -> list[Stage]:
         return [s for s in self.sch.stages if s.attach != "inline"]
@@ -367,33 +378,45 @@ class _Lowering:
     # --- compute_at ---------------------------------------------------------------
 
     def attached_to(self, st: Stage, leaves: list[IterVar], loop_var: dict, body: E.Expr) -> dict:
-        """For each leaf of ``st`` that stages are attached at: (their nests, buffers)."""
-        out: dict[int, tuple[list, list]] = {}
-        for prod in self.sch.stages:
-            if prod.attach != "at" or prod.attach_stage is not st:
-                continue
+        """For each leaf of ``st`` that stages are attached at: (their nests, buffers).
+
+        A stage's region covers what ``st``'s body reads of it inside the attach loop and
+        what the later stages attached at the same loop read of it (their regions are
+        inferred first, consumers before producers); the nests run producers first."""
+        prods = [p for p in self.sch.stages if p.attach == "at" and p.attach_stage is st]
+        regions: dict[int, list] = {}
+        outer_threads: dict[int, list[E.Var]] = {}
+        for prod in reversed(prods):
             ax = prod.attach_axis
             idx = next(i for i, lf in enumerate(leaves) if lf is ax)
             shared = prod.scope == L.SHARED
-            outer_threads = [loop_var[id(lf)] for lf in leaves[:idx + 1]
-                             if st.annotations.get(lf) in L.THREAD_AXES]
+            threads = [loop_var[id(lf)] for lf in leaves[:idx + 1]
+                       if st.annotations.get(lf) in L.THREAD_AXES]
             varying = {}
             for v in [loop_var[id(lf)] for lf in leaves[idx + 1:]] + (
                     # a shared copy serves every thread of the block, so its region
                     # covers what the threads bound outside the attach point read too
-                    self._enclosing_threads + outer_threads if shared else []):
+                    self._enclosing_threads + threads if shared else []):
                 varying[v] = (E.const(0), E.const(self.ranges[v][1]))
-            region = self.infer_region(prod.tensor, body, varying)
-            shape = tuple(ext for _, ext, _ in region)
-            buf = L.Buffer(prod.name, shape, prod.tensor.dtype, prod.scope or L.LOCAL)
-            self.storage[id(prod.tensor)] = _Storage(buf, tuple(s for s, _, _ in region))
-            stmts, bufs = out.setdefault(id(ax), ([], []))
-            self._enclosing_threads.extend(outer_threads)
+            uses = [(body, varying)] + [self._region_use(q, regions[id(q)], varying)
+                                        for q in prods if id(q) in regions
+                                        and self._co_reader(prod, q)]
+            regions[id(prod)] = self.infer_region(prod.tensor, uses)
+            outer_threads[id(prod)] = threads
+            buf = L.Buffer(prod.name, tuple(ext for _, ext, _ in regions[id(prod)]),
+                           prod.tensor.dtype, prod.scope or L.LOCAL)
+            self.storage[id(prod.tensor)] = _Storage(buf, tuple(s for s, _, _ in
+                                                                regions[id(prod)]))
+        out: dict[int, tuple[list, list]] = {}
+        for prod in prods:
+            threads = outer_threads[id(prod)]
+            stmts, bufs = out.setdefault(id(prod.attach_axis), ([], []))
+            self._enclosing_threads.extend(threads)
             try:
-                fill = self.emit_stage(prod, region)
+                fill = self.emit_stage(prod, regions[id(prod)])
             finally:
-                del self._enclosing_threads[len(self._enclosing_threads) - len(outer_threads):]
-            if shared:
+                del self._enclosing_threads[len(self._enclosing_threads) - len(threads):]
+            if prod.scope == L.SHARED:
                 # the fill waits for the previous iteration's readers, its readers for
                 # the fill; fills placed together share their barriers
                 if not (stmts and isinstance(stmts[-1], L.Barrier)):
@@ -401,17 +424,28 @@ class _Lowering:
                 stmts.extend((fill, L.Barrier()))
             else:
                 stmts.append(fill)
-            bufs.append(buf)
+            bufs.append(self.storage[id(prod.tensor)].buffer)
         return out
 
-    def infer_region(self, tensor: Tensor, body: E.Expr, varying: dict) -> list:
-        """Per dimension ``(start, extent, hi)``: what ``body`` reads of ``tensor`` while
-        the ``varying`` loop vars run over their ranges."""
-        reads = [n for n in E.walk(body) if isinstance(n, E.TensorRead) and n.tensor is tensor]
+    def _region_use(self, reader: Stage, region: list, varying: dict) -> tuple:
+        """(body, varying) for ``infer_region``: ``reader``'s body with its spatial axes
+        running over ``region`` and its reduce axes over their extents."""
+        varying = dict(varying)
+        for ax, (start, extent, _) in zip(reader.op.axes, region):
+            varying[ax.var] = (start, simplify_expr(start + (extent - 1), self.ranges))
+        for ax in reader.op.reduce_axes:
+            varying[ax.var] = (E.const(0), E.const(ax.extent - 1))
+        return self.inlined_body(reader), varying
+
+    def infer_region(self, tensor: Tensor, uses: list[tuple[E.Expr, dict]]) -> list:
+        """Per dimension ``(start, extent, hi)``: what the bodies of ``uses`` read of
+        ``tensor`` while their ``varying`` vars (body, varying) run over their ranges."""
+        reads = [(n, varying) for body, varying in uses for n in E.walk(body)
+                 if isinstance(n, E.TensorRead) and n.tensor is tensor]
         region = []
         for d, dim in enumerate(tensor.shape):
             lo = hi = None
-            for r in reads:
+            for r, varying in reads:
                 b = symbolic_bound(r.indices[d], varying)
                 if b is None:
                     lo, hi = E.const(0), E.const(dim - 1)
