@@ -76,7 +76,14 @@ def ranked_records(records: list[dict]) -> list[dict]:
 def relative(record: dict) -> float:
     """A record's median cost over the median of its ``baseline_costs`` (the default
     config's, timed in turn with it)."""
-    return statistics.median(record["costs"]) / statistics.median(record["baseline_costs"])
+    return relative_cost(record["costs"], record["baseline_costs"])
+
+
+def relative_cost(costs, baseline_costs) -> float | None:
+    """median(costs) / median(baseline_costs); None without baseline costs."""
+    if not baseline_costs:
+        return None
+    return statistics.median(costs) / statistics.median(baseline_costs)
 
 
 class LogVersionError(ValueError):

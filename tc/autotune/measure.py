@@ -15,10 +15,10 @@ runs first, in a child, on deterministic random inputs and saves its outputs; ea
 candidate then runs in a child of its own on the same inputs, checks its outputs against
 those, and times ``repeat`` runs, each in turn with a run of the reference (``paired``):
 two configs are compared by their ratios to the reference, which hold within a few
-percent from child to child where their costs alone differ by up to 2x.  The children are forked from a small server process
-(``measure_worker``; a fork costs milliseconds, and one candidate's crash, hang or stray
-write cannot touch the next) and timed one at a time, so that they do not disturb each
-other; the parent waits idle meanwhile.
+percent from child to child where their costs alone differ by up to 2x.  The children
+are forked from a small server process (``measure_worker``; a fork costs milliseconds,
+and one candidate's crash, hang or stray write cannot touch the next) and timed one at a
+time, so that they do not disturb each other; the parent waits idle meanwhile.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from tc.autotune import measure_worker
+from tc.autotune.log import relative_cost
 from tc.autotune.measure_worker import KERNEL_SYMBOL, Job, is_float
 from tc.compiler.loops import ir as L
 from tc.compiler.te import expr as E
@@ -101,9 +102,9 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
     PrimFunc, input steps) for a candidate whose inputs are the reference's in another
     layout: per input None or the ``measure_worker.apply_steps`` steps from the
     reference's), checking each one's outputs against ``reference``'s on the same random
-    inputs; one result per candidate, in order.  A candidate that fails to build, computes a wrong result, crashes or runs
-    longer than ``timeout`` seconds (its child process, start to finish) gets an error
-    record and measurement goes on.
+    inputs; one result per candidate, in order.  A candidate that fails to build,
+    computes a wrong result, crashes or runs longer than ``timeout`` seconds (its child
+    process, start to finish) gets an error record and measurement goes on.
 
     ``number``: calls per timed run (None: enough for a run to last MIN_RUN_SECONDS).
     ``workers``: processes building in parallel (1: build in this process).
@@ -153,13 +154,6 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
                     result.baseline_costs = out.get("baseline_costs", [])
                 results.append(result)
     return results
-
-
-def relative_cost(costs, baseline_costs) -> float | None:
-    """median(costs) / median(baseline_costs); None without baseline costs."""
-    if not baseline_costs:
-        return None
-    return statistics.median(costs) / statistics.median(baseline_costs)
 
 
 def stepped_specs(params, steps) -> tuple:

@@ -54,6 +54,16 @@ def split_config(config: dict | None) -> tuple[int | None, dict | None]:
     return int(config[PACK_BLOCK]), rest
 
 
+def changed_block(nodes, config: dict | None) -> tuple[Node, int] | None:
+    """(the PackedConv of ``nodes``, the block ``config`` packs it in) when the config
+    changes its block; None otherwise."""
+    block, _ = split_config(config)
+    node = packed_conv(nodes) if block is not None else None
+    if node is None or block == node.attr("block"):
+        return None
+    return node, block
+
+
 def repacked_type(node: Node, block: int) -> TensorType:
     """The weight type of ``node`` packed in blocks of ``block`` channels."""
     w = node.inputs[1].type
@@ -94,13 +104,8 @@ def with_block(graph: Graph, node: Node, block: int) -> Graph:
 def chosen_blocks(groups, configs: dict) -> dict[str, int]:
     """The PackedConvs whose block a tuned config changes: their output's name -> the
     block; ``configs``: group index -> (workload key, config)."""
-    blocks = {}
-    for i, (_, config) in configs.items():
-        block, _ = split_config(config)
-        node = packed_conv(groups[i].nodes)
-        if block is not None and node is not None and block != node.attr("block"):
-            blocks[node.outputs[0].name] = block
-    return blocks
+    changes = [changed_block(groups[i].nodes, config) for i, (_, config) in configs.items()]
+    return {node.outputs[0].name: block for node, block in filter(None, changes)}
 
 
 def repack_graph(graph: Graph, blocks: dict[str, int]) -> Graph:

@@ -91,10 +91,11 @@ class Task:
 
         An illegal config raises ``tc.compiler.schedule.knobs.InvalidConfig``."""
         name = name or f"tc_{self.group.name}"[:60]
-        block, config = packing.split_config(config)
-        graph = self._graph_with_block(block)
+        change = packing.changed_block(self.graph.nodes, config)
+        graph = packing.with_block(self.graph, *change) if change else self.graph
         group = Group(graph.nodes, graph.inputs, graph.outputs)
-        return lower_group(group, graph, Target.parse(self.target), name, config=config)[0]
+        return lower_group(group, graph, Target.parse(self.target), name,
+                           config=packing.split_config(config)[1])[0]
 
     def candidate(self, config: dict) -> tuple:
         """What ``measure.measure`` takes for ``config``: (config, its PrimFunc), plus
@@ -107,10 +108,10 @@ class Task:
         """Per input of ``lower(config)``'s kernel, None or the array steps that turn the
         default kernel's input into its own (weights packed in another block); None when
         no input changes."""
-        block, _ = packing.split_config(config)
-        node = packing.packed_conv(self.graph.nodes)
-        if block is None or node is None or block == node.attr("block"):
+        change = packing.changed_block(self.graph.nodes, config)
+        if change is None:
             return None
+        node, block = change
         weight = node.inputs[1].name
         return tuple(packing.repack_steps(node, block) if v.name == weight else None
                      for v in self.graph.inputs)
@@ -130,7 +131,8 @@ class Task:
         default = node.attr("block") if node is not None else None
         space: dict = {}
         for block in [default] + [b for b in blocks if b != default]:
-            graph = self._graph_with_block(block)
+            graph = self.graph if block == default else packing.with_block(self.graph, node,
+                                                                           block)
             _, outputs = group_to_te(Group(graph.nodes, graph.inputs, graph.outputs), {})
             for name, knob in schedule_space(outputs, target).items():
                 if name not in space:
@@ -142,11 +144,6 @@ class Task:
             space[packing.PACK_BLOCK] = Knob(blocks, default)
         return space
 
-    def _graph_with_block(self, block: int | None) -> Graph:
-        node = packing.packed_conv(self.graph.nodes)
-        if block is None or node is None or block == node.attr("block"):
-            return self.graph
-        return packing.with_block(self.graph, node, block)
 
     def default_config(self) -> dict:
         """The config that reproduces the default schedule: every knob at its default."""

@@ -37,7 +37,8 @@ import numpy as np
 from ..compiler.schedule.knobs import InvalidConfig
 from .cost_model import CostModel
 from .features import loop_features
-from .log import TuningLog, config_key, make_record, pooled_records, ranked_records
+from .log import (TuningLog, config_key, make_record, pooled_records, ranked_records,
+                  relative_cost)
 from .measure import MeasureError
 from .measure import measure as measure_batch
 from .search import Proposer
@@ -87,7 +88,7 @@ class TaskState:
             return _median(costs)
         if self.unit is None:
             self.unit = _median(baseline_costs)
-        return _median(costs) / _median(baseline_costs) * self.unit
+        return relative_cost(costs, baseline_costs) * self.unit
 
     def gflops(self, cost: float) -> float:
         return self.task.flops / cost / 1e9 if math.isfinite(cost) and cost > 0 else 0.0
