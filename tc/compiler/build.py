@@ -268,7 +268,10 @@ def _apply_log(applied, graph: Graph, groups, storage):
         return graph, groups, storage, configs
     graph = repack_graph(graph, blocks)
     repartitioned = partition(graph)
-    if [[n.op for n in g.nodes] for g in repartitioned] != [[n.op for n in g.nodes] for g in groups]:
+    def ops(gs):
+        return [[n.op for n in g.nodes] for g in gs]
+
+    if ops(repartitioned) != ops(groups):
         raise AssertionError("repacking tuned conv weights changed the fused groups")
     return graph, repartitioned, assign_storage(graph, repartitioned,
                                                 external_values(graph)), configs
