@@ -208,7 +208,9 @@ def tune_main(argv: list[str] | None = None) -> int:
                                  "goes to the log, which tc-build --tuning-log applies. "
                                  "Given an existing log, tuning resumes where it stopped.")
     ap.add_argument("model", help="an .onnx file, a torch.export .pt2 file, or MODULE:CALLABLE")
-    ap.add_argument("--target", default="llvm", help='an "llvm" target of this machine')
+    ap.add_argument("--target", default="llvm", help='an "llvm" target of this machine, or '
+                    '"cuda" (e.g. "cuda -arch=sm_90": candidates are built with nvcc or NVRTC '
+                    'and timed on this machine\'s GPU)')
     ap.add_argument("--trials", type=int, default=300, help="measurements in all (default 300)")
     ap.add_argument("--log", default="tune.jsonl", help="the tuning log (default tune.jsonl)")
     ap.add_argument("--batch-size", type=int, default=16, help="candidates per round")
@@ -230,9 +232,11 @@ def tune_main(argv: list[str] | None = None) -> int:
                     "guide the search from the first round")
     args = ap.parse_args(argv)
 
+    from .autotune.measure import DeviceUnavailable
     from .autotune.tuner import tune
     from .cli_models import UsageError, resolve_model
     from .frontends.onnx import FrontendError
+    from .runtime.toolchain import ToolchainError
 
     try:
         model, _, example_inputs, shapes = resolve_model(args.model, args.input_shape,
@@ -242,7 +246,7 @@ def tune_main(argv: list[str] | None = None) -> int:
                        batch_size=args.batch_size, seed=args.seed, timeout=args.timeout,
                        save_model=args.save_model, warm_start=args.warm_start,
                        verify_top=args.verify_top)
-    except (UsageError, FrontendError, ValueError) as e:
+    except (UsageError, FrontendError, ValueError, DeviceUnavailable, ToolchainError) as e:
         print(f"tc-tune: error: {e}", file=sys.stderr)
         return 1
     print_tuning_summary(summary, args.log)

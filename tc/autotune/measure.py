@@ -8,9 +8,11 @@
     results[0].relative      # median cost / the reference's median, timed in turn with it
 
 A candidate is a ``PrimFunc`` whose params are buffers, inputs then outputs (the buffers
-it stores to are its outputs).  Each is compiled by LLVM and linked with tc's C runtime
-(its thread pool) into a shared library exporting the kernel, which the child calls
-directly.  The reference (the default config's kernel)
+it stores to are its outputs).  For an 'llvm' target each is compiled by LLVM and linked
+with tc's C runtime (its thread pool) into a shared library exporting the kernel, which
+the child calls directly; for a 'cuda' target each is a one-kernel CUDA artifact
+(``cuda_candidate``) timed on the GPU, without host copies.  The reference (the default
+config's kernel)
 runs first, in a child, on deterministic random inputs and saves its outputs; each
 candidate then runs in a child of its own on the same inputs, checks its outputs against
 those, and times ``repeat`` runs, each in turn with a run of the reference (``paired``):
@@ -47,6 +49,10 @@ from tc.compiler.loops import ir as L
 from tc.compiler.te import expr as E
 from tc.targets.target import Target
 
+#: target kind -> where its candidates run (``Job.device``)
+MEASURED_KINDS = {"llvm": "cpu", "cuda": "cuda"}
+#: how the CUDA runtime's error for "no GPU or no driver" begins (tc_dev_no_device)
+NO_DEVICE = "no usable CUDA device"
 MIN_RUN_SECONDS = 1e-3  # a timed run shorter than this repeats the call (see ``number``)
 BASE_RTOL = 1e-4        # float32 tolerance for a short reduction; grows with its length
 MAX_RTOL = 1e-2
@@ -55,6 +61,11 @@ SEED = 0
 
 class MeasureError(RuntimeError):
     """The reference kernel itself could not be built or run: nothing can be checked."""
+
+
+class DeviceUnavailable(MeasureError):
+    """The reference kernel built but no device can run it (no GPU, no driver): no
+    candidate of this target can be measured on this machine."""
 
 
 @dataclass
@@ -111,13 +122,15 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
     ``num_threads``: threads the kernels use (None: the runtime's default).
     ``paired``: time each candidate in turn with the reference, in its child (its
     ``baseline_costs``, ``relative``).
-    Raises MeasureError when the reference fails."""
+    Raises MeasureError when the reference fails, DeviceUnavailable (a MeasureError)
+    when that is because no GPU or driver can run it."""
     candidates = list(candidates)
     if not candidates:
         return []
-    if Target.parse(target).kind != "llvm":
-        raise ValueError(f"measure: candidates are built with LLVM; {str(target)!r} is not "
-                         "an 'llvm' target")
+    kind = Target.parse(target).kind
+    if kind not in MEASURED_KINDS:
+        raise ValueError(f"measure: candidates are built for 'llvm' (this CPU) or 'cuda' "
+                         f"(its GPU) targets, not {str(target)!r}")
     if repeat < 1:
         raise ValueError(f"measure: repeat must be at least 1, not {repeat}")
     params = param_specs(reference)
@@ -133,13 +146,16 @@ def measure(candidates, reference: L.PrimFunc, *, target="llvm", repeat: int = 5
         job = Job(library="", params=params, reference_files=ref_files, seed=SEED,
                   rtol=tolerance(reference), repeat=repeat,
                   number=number, min_run_seconds=MIN_RUN_SECONDS, num_threads=num_threads,
-                  timeout=timeout)
+                  timeout=timeout, device=MEASURED_KINDS[kind])
         with MeasureServer() as server:
             ref_error, ref_lib, _ = built[0]
             if ref_error is None:
                 ref_error = server.run(replace(job, library=ref_lib, save_outputs=True)
                                        )[0].get("error")
             if ref_error is not None:
+                if NO_DEVICE in ref_error:
+                    raise DeviceUnavailable(f"cannot measure kernels for target "
+                                            f"\"{target}\" on this machine: {ref_error}")
                 raise MeasureError(f"the reference kernel {reference.name} failed: {ref_error}")
             results = []
             for candidate, (error, lib, seconds), own in zip(candidates, built[1:], steps):
@@ -239,9 +255,15 @@ def _stores(stmt, loops: tuple):
 
 
 def build_library(func: L.PrimFunc, target, path: str) -> float:
-    """Compile ``func`` with LLVM and link it with tc's C runtime into a shared library
-    at ``path`` exporting it as KERNEL_SYMBOL (and tc_set/get_num_threads); returns the
-    seconds it took.  No AOT entry: the child calls the kernel itself."""
+    """Build ``func`` for ``target`` into the shared library at ``path`` that a
+    measurement child loads; returns the seconds it took.  For an 'llvm' target, compiled
+    with LLVM and linked with tc's C runtime, exporting it as KERNEL_SYMBOL (and
+    tc_set/get_num_threads): no AOT entry, the child calls the kernel itself.  For a
+    'cuda' target, a one-kernel CUDA artifact (``cuda_candidate``)."""
+    if Target.parse(str(target)).kind == "cuda":
+        from tc.autotune.cuda_candidate import build_cuda_candidate
+
+        return build_cuda_candidate(func, target, path)
     from tc.runtime import toolchain
     from tc.targets.llvm import build_llvm
 

@@ -1,7 +1,7 @@
 """The child side of measurement: a small fork server that runs each job (load one
-candidate's library, run it on random inputs, check its outputs against the reference's,
-time it, alternating with the baseline kernel when one is given) in a forked child
-under a time limit.
+candidate's library, a CPU kernel or a CUDA artifact, run it on random inputs, check its
+outputs against the reference's, time it, alternating with the baseline kernel when one
+is given) in a forked child under a time limit.
 
 ``tc.autotune.measure`` starts it as ``python -c ...`` running this file by path, so it
 imports only numpy, ml_dtypes and ctypes (not tc, nor the tuner's __main__), and talks
@@ -34,8 +34,10 @@ KERNEL_SYMBOL = "tc_measured_kernel"  # what a measured library exports (the ker
 
 @dataclass(frozen=True)
 class Job:
-    """What one child does.  ``library`` exports KERNEL_SYMBOL, ``void f(T0 *, T1 *,
-    ...)``; ``params``: its buffers in order, each (shape, dtype, is_output).  With
+    """What one child does.  ``library``: for ``device`` "cpu" it exports
+    KERNEL_SYMBOL, ``void f(T0 *, T1 *, ...)``; for "cuda" it is a one-kernel CUDA
+    artifact (see ``_CudaModel``).  ``params``: the kernel's buffers in order, each
+    (shape, dtype, is_output).  With
     ``save_outputs`` (the reference), the outputs are written to ``reference_files``
     (one per output) and nothing is timed; otherwise they are compared with those files
     (``rtol``: see ``compare``) and then timed.  ``timeout``: seconds from the fork to
@@ -54,6 +56,7 @@ class Job:
     timeout: float = 10.0
     baseline: str = ""
     input_steps: tuple = ()
+    device: str = "cpu"
 
 
 def serve() -> None:
@@ -227,19 +230,76 @@ def _load_kernel(path: str, nparams: int):
     return lib, kernel
 
 
+class _CpuKernel:
+    """A CPU candidate's library: KERNEL_SYMBOL called with every buffer's pointer."""
+
+    def __init__(self, path: str, params):
+        self.params = params
+        self.lib, self.kernel = _load_kernel(path, len(params))
+
+    def bind(self, inputs, outputs) -> None:
+        self.args = _arguments(self.params, inputs, outputs)
+
+    def first(self) -> None:
+        self.kernel(*self.args)
+
+    def calls(self, n: int) -> None:
+        for _ in range(n):
+            self.kernel(*self.args)
+
+    def threads(self) -> int | None:
+        return int(self.lib.tc_get_num_threads())
+
+
+class _CudaModel:
+    """A CUDA candidate's one-kernel artifact (tc.autotune.cuda_candidate): the first
+    run goes through tc_model_run with host arrays (copies in, kernels, copies out: the
+    checked run); timed calls through tc_cuda_rerun (the kernels again on the device
+    copies, then a wait), so that no host copy is timed."""
+
+    def __init__(self, path: str, params):
+        self.lib = ctypes.CDLL(path)
+        self.lib.tc_model_run.argtypes = [ctypes.c_void_p] * 3
+        self.lib.tc_model_run.restype = ctypes.c_int
+        self.lib.tc_cuda_rerun.argtypes = [ctypes.c_int]
+        self.lib.tc_cuda_rerun.restype = ctypes.c_int
+        self.lib.tc_last_error.restype = ctypes.c_char_p
+
+    def bind(self, inputs, outputs) -> None:
+        self.inputs = (ctypes.c_void_p * max(len(inputs), 1))(*[a.ctypes.data for a in inputs])
+        self.outputs = (ctypes.c_void_p * max(len(outputs), 1))(
+            *[a.ctypes.data for a in outputs])
+
+    def first(self) -> None:
+        self._check(self.lib.tc_model_run(self.inputs, self.outputs, None), "tc_model_run")
+
+    def calls(self, n: int) -> None:
+        self._check(self.lib.tc_cuda_rerun(n), "tc_cuda_rerun")
+
+    def threads(self) -> int | None:
+        return None
+
+    def _check(self, status: int, what: str) -> None:
+        if status != 0:
+            raise RuntimeError(f"{what} failed: {self.lib.tc_last_error().decode()}")
+
+
+_RUNNERS = {"cpu": _CpuKernel, "cuda": _CudaModel}
+
+
 def _do(job: Job) -> dict:
-    lib, kernel = _load_kernel(job.library, len(job.params))
+    runner = _RUNNERS[job.device](job.library, job.params)
     if job.num_threads is not None:
-        lib.tc_set_num_threads(ctypes.c_int(job.num_threads))
+        runner.lib.tc_set_num_threads(ctypes.c_int(job.num_threads))
     inputs = random_inputs([(s, d) for s, d, out in job.params if not out], job.seed)
     outputs = poisoned_outputs([(s, d) for s, d, out in job.params if out])
     own = inputs
     if job.input_steps:
         own = [x if steps is None else _aligned_copy(apply_steps(x, steps))
                for x, steps in zip(inputs, job.input_steps)]
-    args = _arguments(job.params, own, outputs)
+    runner.bind(own, outputs)
 
-    kernel(*args)  # the first call, whose outputs are checked
+    runner.first()  # the first call, whose outputs are checked
     if job.save_outputs:  # raw bytes: np.save cannot describe ml_dtypes' types
         for arr, path in zip(outputs, job.reference_files):
             arr.tofile(path)
@@ -249,10 +309,12 @@ def _do(job: Job) -> dict:
         if problem is not None:
             where = f"output {k} " if len(outputs) > 1 else ""
             return {"error": f"wrong result: {where}{problem}"}
-    timers = [_Timer(kernel, args, job)]
+    timers = [_Timer(runner, job)]
     if job.baseline:  # loaded after the check: its writes must not hide the candidate's
-        timers.append(_Timer(_load_kernel(job.baseline, len(job.params))[1],
-                             _arguments(job.params, inputs, outputs), job))
+        baseline = _RUNNERS[job.device](job.baseline, job.params)
+        baseline.bind(inputs, outputs)
+        baseline.first()
+        timers.append(_Timer(baseline, job))
     # A forked child pays a page fault for each page of the parent's Python heap it
     # touches first (copy on write): its first thousands of calls ran 3-10x slower than
     # later ones (a 2 us pool kernel measured 20 us).  Call until WARMUP_SECONDS passed.
@@ -266,18 +328,18 @@ def _do(job: Job) -> dict:
         for timer in (timers if r % 2 == 0 else timers[::-1]):
             timer.costs.append(timer.run() / timer.number)
     result = {"costs": timers[0].costs, "number": timers[0].number,
-              "threads": int(lib.tc_get_num_threads())}
+              "threads": runner.threads()}
     if job.baseline:
         result["baseline_costs"] = timers[1].costs
     return result
 
 
 class _Timer:
-    """Times runs of ``number`` calls of one kernel: enough calls per run that one run
+    """Times runs of ``number`` calls of one runner: enough calls per run that one run
     lasts ``job.min_run_seconds`` unless ``job.number`` says how many."""
 
-    def __init__(self, kernel, args, job: Job):
-        self.kernel, self.args, self.costs = kernel, args, []
+    def __init__(self, runner, job: Job):
+        self.runner, self.costs = runner, []
         number, warm = job.number, True
         if number is None:
             once = self.calls(1)
@@ -291,8 +353,7 @@ class _Timer:
 
     def calls(self, n: int) -> float:
         t0 = time.perf_counter()
-        for _ in range(n):
-            self.kernel(*self.args)
+        self.runner.calls(n)
         return time.perf_counter() - t0
 
     def run(self) -> float:

@@ -153,8 +153,13 @@ class Task:
 def tuning_target(target) -> str:
     """The target string a tuning log keys records by: ``target`` resolved on this machine
     (triple and CPU), so that a log tuned on one CPU is not applied on another; features
-    given explicitly with -mattr are kept, the host's long feature list is not."""
+    given explicitly with -mattr are kept, the host's long feature list is not.  A cuda
+    target gets its arch (``-arch``, else this machine's GPU's); a ``-compiler`` option
+    stays (the tasks' candidates are built with it)."""
     t = Target.parse(target)
+    if t.kind == "cuda":
+        options = dict(t.options, arch=t.cuda_arch)
+        return str(replace(t, options=tuple(sorted(options.items()))))
     if t.kind != "llvm":
         return str(t)
     r = t.resolved()

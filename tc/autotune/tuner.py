@@ -39,7 +39,7 @@ from .cost_model import CostModel
 from .features import loop_features
 from .log import (TuningLog, config_key, make_record, pooled_records, ranked_records,
                   relative_cost)
-from .measure import MeasureError
+from .measure import DeviceUnavailable, MeasureError
 from .measure import measure as measure_batch
 from .search import Proposer
 from .tasks import Task, extract_tasks
@@ -283,6 +283,8 @@ class Tuner:
             try:
                 results = self.measure(candidates, st.task.lower(), target=st.task.target,
                                        repeat=self.repeat, timeout=self.timeout)
+            except DeviceUnavailable:  # no task of this target can be measured here
+                raise
             except MeasureError as e:  # the default kernel itself fails: skip the task
                 st.exhausted = True
                 self.progress.note(f"skipping {st.task.label}: {e}")

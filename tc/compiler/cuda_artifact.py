@@ -19,7 +19,8 @@ device-API layer (tc_cuda_device.h).
 
 It exports the model ABI of tc_runtime.h with inputs and outputs in HOST memory
 (``tc_model_workspace_bytes()`` is 0: the device arena belongs to the loaded module)
-plus ``tc_model_run_device`` (device pointers) and ``tc_cuda_sync_stream``; see
+plus ``tc_model_run_device`` (device pointers), ``tc_cuda_sync_stream`` and
+``tc_cuda_rerun`` (the kernels again on the device copies, for timing); see
 tc/runtime/c/cuda/tc_cuda_entry.h. The metadata adds ``"device": "cuda"``, ``"arch"``,
 ``"device_workspace_bytes"`` and ``"cuda_compiler"`` ("nvcc" or "nvrtc", with
 ``"nvrtc_version"``).
@@ -44,7 +45,7 @@ from tc.runtime.toolchain import RUNTIME_SOURCE_DIR, ToolchainError
 
 CUDA_RUNTIME_DIR = RUNTIME_SOURCE_DIR / "cuda"  # tc_cuda.h, tc_cuda_entry.h, the .cu
 # Exported besides toolchain.ABI_SYMBOLS.
-CUDA_SYMBOLS = ("tc_model_run_device", "tc_cuda_sync_stream")
+CUDA_SYMBOLS = ("tc_model_run_device", "tc_cuda_sync_stream", "tc_cuda_rerun")
 COMPILERS = ("nvcc", "nvrtc")
 IMAGE_SYMBOL = "tc_cuda_kernel_image"  # an NVRTC build's tc_cuda_image
 DEFAULT_ARCH = "sm_80"
@@ -242,6 +243,12 @@ def cuda_entry_source(plan: ExecutionPlan, arch: str, image: bool = False) -> st
         "/* Device inputs and outputs, no copies; returns when the outputs are written. */",
         "int tc_model_run_device(void *const *inputs, void *const *outputs) {",
         '    return tc_cuda_run_device(&model, "tc_model_run_device", inputs, outputs);',
+        "}",
+        "",
+        "/* The kernels again on the last host run's device copies (timing; see",
+        "   tc_cuda_entry.h). */",
+        "int tc_cuda_rerun(int times) {",
+        '    return tc_cuda_run_again(&model, "tc_cuda_rerun", times);',
         "}",
         "",
     ]

@@ -2,8 +2,9 @@
  * driver-API subset tc_cuda_driver.c uses, over host memory (allocations are malloc,
  * copies memcpy, streams do nothing), one device of compute capability
  * $TC_FAKE_CUDA_ARCH ("80" by default). cuModuleLoadData accepts a cubin (an ELF image);
- * cuLaunchKernel runs the named kernel on the CPU through the CUDA emulator library
- * $TC_FAKE_CUDA_KERNELS (tests/targets/cuda_emulator.py: tc_emu_launch_by_name).
+ * cuLaunchKernel runs the named kernel on the CPU through the first of the CUDA emulator
+ * libraries listed in $TC_FAKE_CUDA_KERNELS (':'-separated) that knows its name
+ * (tests/targets/cuda_emulator.py: tc_emu_launch_by_name).
  * Every call is counted in fake_calls, for the tests to read through ctypes.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -27,16 +28,29 @@ int fake_calls, fake_launches, fake_modules, fake_allocations;
 static __thread CUhandle current;
 static int primary_context; /* its address is the context handle */
 static int stream_object;
-static launch_fn launch;
+enum { MAX_LIBRARIES = 256 };
+static launch_fn launchers[MAX_LIBRARIES];
+static int num_launchers;
 
 CUresult cuInit(unsigned flags) {
-    const char *kernels = getenv("TC_FAKE_CUDA_KERNELS");
-    void *lib = kernels != NULL ? dlopen(kernels, RTLD_NOW | RTLD_LOCAL) : NULL;
+    /* each artifact's first run initializes: the kernels of its own test */
+    const char *list = getenv("TC_FAKE_CUDA_KERNELS");
+    char path[4096];
     (void)flags;
     fake_calls++;
-    launch = NULL; /* each artifact's first run initializes: the kernels of its own test */
-    if (lib != NULL)
-        *(void **)&launch = dlsym(lib, "tc_emu_launch_by_name");
+    num_launchers = 0;
+    while (list != NULL && *list != '\0' && num_launchers < MAX_LIBRARIES) {
+        const char *end = strchr(list, ':');
+        size_t n = end != NULL ? (size_t)(end - list) : strlen(list);
+        void *lib;
+        snprintf(path, sizeof path, "%.*s", (int)n, list);
+        lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (lib != NULL) {
+            *(void **)&launchers[num_launchers] = dlsym(lib, "tc_emu_launch_by_name");
+            num_launchers += launchers[num_launchers] != NULL;
+        }
+        list = end != NULL ? end + 1 : NULL;
+    }
     return OK;
 }
 CUresult cuDriverGetVersion(int *v) { fake_calls++; *v = 13000; return OK; }
@@ -116,9 +130,13 @@ CUresult cuModuleGetFunction(CUhandle *f, CUhandle m, const char *name) {
 CUresult cuLaunchKernel(CUhandle f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                         unsigned by, unsigned bz, unsigned shared, CUhandle stream,
                         void **params, void **extra) {
+    int i;
     (void)shared; (void)stream; (void)extra;
     fake_launches++;
-    if (launch == NULL)
+    if (num_launchers == 0)
         return LAUNCH_FAILED;
-    return launch(((fake_function *)f)->name, gx, gy, gz, bx, by, bz, params) == 0 ? OK : NOT_FOUND;
+    for (i = 0; i < num_launchers; i++) /* the first library that knows the kernel runs it */
+        if (launchers[i](((fake_function *)f)->name, gx, gy, gz, bx, by, bz, params) == 0)
+            return OK;
+    return NOT_FOUND;
 }

@@ -14,10 +14,11 @@ from tests.models.light import LIGHT_MODELS
 from tests.runtime import cuda_native
 
 
-def mlp_model(rng) -> onnx.ModelProto:
-    """softmax(relu(x @ W + B)) and x's row sums: a GEMM, a row reduction, a softmax."""
-    w = numpy_helper.from_array(rng.standard_normal((64, 48)).astype(np.float32) / 8, "W")
-    b = numpy_helper.from_array(rng.standard_normal(48).astype(np.float32), "B")
+def mlp_model(rng, rows: int = 8, k: int = 64, n: int = 48) -> onnx.ModelProto:
+    """softmax(relu(x @ W + B)) and x's row sums: a GEMM, a row reduction, a softmax;
+    x is rows x k, W k x n."""
+    w = numpy_helper.from_array((rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.standard_normal(n).astype(np.float32), "B")
     axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
     graph = helper.make_graph([
         helper.make_node("MatMul", ["x", "W"], ["h"]),
@@ -25,9 +26,9 @@ def mlp_model(rng) -> onnx.ModelProto:
         helper.make_node("Relu", ["hb"], ["r"]),
         helper.make_node("Softmax", ["r"], ["y"], axis=-1),
         helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=0),
-    ], "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 48]),
-         helper.make_tensor_value_info("s", TensorProto.FLOAT, [8])], [w, b, axes])
+    ], "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, n]),
+         helper.make_tensor_value_info("s", TensorProto.FLOAT, [rows])], [w, b, axes])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 

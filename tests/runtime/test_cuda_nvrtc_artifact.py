@@ -5,7 +5,6 @@ FAKE driver (fake_libcuda.c: host memory, kernels run by the CPU CUDA emulator) 
 run end to end and match onnxruntime, which checks the argument marshalling, the copies,
 the arena/constants layout and the launch dimensions."""
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +12,12 @@ import pytest
 import tc
 import tc.runtime
 from tc.compiler import cuda_artifact
-from tc.runtime import CudaError, toolchain
+from tc.runtime import CudaError
 from tc.targets import nvrtc
 from tc.targets.target import Target
 from tests.frontends.onnx_models import run_onnxruntime
 from tests.runtime.test_cuda_artifact import _build_copies
+from tests.runtime.fake_driver import build_fake_driver
 from tests.runtime.test_cuda_compile import MODELS
 from tests.targets.cuda_emulator import build_emulator
 
@@ -33,11 +33,7 @@ NO_DRIVER = (r"no usable CUDA device \(no CUDA driver: libcuda\.so\.1: cannot op
 @pytest.fixture(scope="module")
 def fake_driver(tmp_path_factory) -> str:
     """fake_libcuda.c built as a libcuda.so.1."""
-    folder = tmp_path_factory.mktemp("fake-driver")
-    toolchain.run_compiler(["-std=c99", "-O1", "-fPIC", "-shared", "-Wall", "-Werror",
-                            str(Path(__file__).parent / "fake_libcuda.c"),
-                            "-o", str(folder / "libcuda.so.1"), "-ldl"], "building the fake driver")
-    return str(folder / "libcuda.so.1")
+    return build_fake_driver(tmp_path_factory.mktemp("fake-driver"))
 
 
 def _compile(name: str, monkeypatch, target: str = NVRTC):

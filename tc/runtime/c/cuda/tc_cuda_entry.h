@@ -20,6 +20,10 @@
  *                                                  __cuda_array_interface__ convention:
  *                                                  1 legacy default, 2 per-thread default,
  *                                                  else a cudaStream_t).
+ *   int tc_cuda_rerun(int times)                   run the kernels `times` more times on
+ *                                                  the device copies of the last
+ *                                                  tc_model_run's inputs and outputs,
+ *                                                  then wait (for timing: tc-tune).
  *
  * Device state, per loaded artifact, set up on the FIRST run (so that loading needs no
  * GPU and no driver): the device is the one the first device input lives on, else the
@@ -89,6 +93,11 @@ int tc_cuda_run_host(const tc_cuda_model *model, const char *who, void *const *i
 int tc_cuda_run_device(const tc_cuda_model *model, const char *who, void *const *inputs,
                        void *const *outputs);
 
+/* Run the steps `times` more times on the device copies of the last host run's inputs and
+   outputs, without copying, then wait (what tuning measures: the kernels' own time on
+   the device, launches included). Fails when no host run came first. */
+int tc_cuda_run_again(const tc_cuda_model *model, const char *who, int times);
+
 /* For run_steps: the device address of the constants. */
 const unsigned char *tc_cuda_constants(void);
 /* For run_steps: device-to-device copy on the model's stream (a Copy step). */
@@ -106,6 +115,7 @@ void tc_cuda_launch(int kernel, const char *what, unsigned grid_x, unsigned grid
 
 TC_EXPORT int tc_model_run_device(void *const *inputs, void *const *outputs);
 TC_EXPORT int tc_cuda_sync_stream(uintptr_t stream);
+TC_EXPORT int tc_cuda_rerun(int times);
 
 #ifdef __cplusplus
 }

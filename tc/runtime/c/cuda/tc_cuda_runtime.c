@@ -374,6 +374,29 @@ int tc_cuda_run_device(const tc_cuda_model *m, const char *who, void *const *inp
     return status;
 }
 
+int tc_cuda_run_again(const tc_cuda_model *m, const char *who, int times) {
+    int status, i;
+    pthread_mutex_lock(&run_lock);
+    tc_clear_error();
+    run_failed = 0;
+    if (!state.ready || state.io == NULL) {
+        tc_set_error("%s: no host run came first: it runs on the device copies of the last "
+                     "tc_model_run's inputs (call tc_model_run once)", who);
+        status = 1;
+    } else {
+        status = times < 0;
+        if (status)
+            tc_set_error("%s: times is %d, not a count", who, times);
+    }
+    if (status == 0)
+        status = prepare(m, -1);
+    for (i = 0; status == 0 && i < times; i++)
+        status = m->run_steps(who, state.io_inputs, state.io_outputs, state.arena, NULL);
+    status = finish(status);
+    pthread_mutex_unlock(&run_lock);
+    return status;
+}
+
 void tc_cuda_copy(void *dst, const void *src, size_t nbytes) {
     tc_dev_error err;
     if (nbytes == 0)
