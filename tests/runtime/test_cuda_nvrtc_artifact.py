@@ -145,3 +145,25 @@ def test_copies_and_constants_without_kernels_on_the_fake_driver(fake_driver, tm
     x_again, got = mod.run([x])
     np.testing.assert_array_equal(x_again, x)
     np.testing.assert_array_equal(got, table)
+
+
+def test_rerun_launches_the_kernels_again_on_the_last_runs_device_copies(fake_driver, tmp_path,
+                                                                        monkeypatch):
+    import ctypes
+
+    _, inputs, mod, source = _compile("mlp", monkeypatch)
+    _use_fake(monkeypatch, fake_driver, source, tmp_path)
+    lib = ctypes.CDLL(str(mod.path))  # the same loaded library as the module's
+    lib.tc_last_error.restype = ctypes.c_char_p
+    assert lib.tc_cuda_rerun(1) == 1
+    assert lib.tc_last_error().decode() == (
+        "tc_cuda_rerun: no host run came first: it runs on the device copies of the last "
+        "tc_model_run's inputs (call tc_model_run once)")
+    mod.run(inputs)
+    fake = ctypes.CDLL(fake_driver)
+    launches = ctypes.c_int.in_dll(fake, "fake_launches")
+    before = launches.value
+    per_run = sum(len(v) for v in source.launches.values())
+    assert per_run > 0 and lib.tc_cuda_rerun(3) == 0
+    assert launches.value - before == 3 * per_run
+    assert lib.tc_cuda_rerun(-1) == 1 and b"not a count" in lib.tc_last_error()
