@@ -2,6 +2,7 @@
 
     python benchmarks/cuda_vs_torch.py [--gemm 1024,2048,4096,8192] [--repeat 20]
                                        [--models bert_stack,bert_layer] [--arch sm_90]
+                                       [--tuning-log tune.jsonl]
 
 GEMM: ``C = A @ B`` on n x n float32 matrices, compiled by ``tc.compile(module,
 target="cuda")`` from a one-line ``nn.Module``; tc runs on the device tensors torch made
@@ -12,7 +13,9 @@ one BERT-base layer (hidden 768, 12 heads, FFN 3072), compiled from the module a
 eagerly by torch under ``inference_mode``.  The two engines take turns
 (``timing.interleaved_medians``, each call synchronized); the table gives median
 latencies, TFLOP/s for the GEMMs and the ratio tc / torch (below 1: tc is faster), and
-the largest difference between the outputs.
+the largest difference between the outputs.  With ``--tuning-log`` (e.g. from
+``tune_models.py --target cuda``), each is also compiled with the log and a third engine,
+"tuned", takes its turn: the table adds its time and tuned / tc default.
 
 Needs an NVIDIA GPU, its driver and a CUDA build of torch; without them it says so and
 measures nothing.
@@ -51,12 +54,21 @@ MODELS = {"bert_stack": lambda torch: _bert_stack(torch, 4, 256, 4, 1024),
           "bert_layer": lambda torch: _bert_stack(torch, 1, 768, 12, 3072)}
 
 
-def _compile(module, example, target):
+def _compile(module, example, target, tuning_log=None):
     import tc
 
     t0 = time.perf_counter()
-    mod = tc.compile(module, example_inputs=example, target=target)
+    mod = tc.compile(module, example_inputs=example, target=target, tuning_log=tuning_log)
     return mod, time.perf_counter() - t0
+
+
+def _with_tuned(engines: dict, tuned, run) -> dict:
+    """``engines`` plus "tuned" (``run(tuned)``) when a tuned module was built."""
+    return engines if tuned is None else {**engines, "tuned": run(tuned)}
+
+
+def _tuned_columns(t: dict) -> str:
+    return f" {t['tuned'] * 1e3:>9.3f} {t['tuned'] / t['tc']:>8.2f}" if "tuned" in t else ""
 
 
 def _timed(torch, fn):
@@ -72,6 +84,8 @@ def main() -> None:
     parser.add_argument("--models", default="bert_stack,bert_layer")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--arch", default=None, help="e.g. sm_90 (default: the device's)")
+    parser.add_argument("--tuning-log", default=None,
+                        help="also time tc built with this log (tuned / tc default)")
     args = parser.parse_args()
     torch = _gpu_or_exit()
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -83,38 +97,46 @@ def main() -> None:
         def forward(self, a, b):
             return a @ b
 
+    tuned_header = f" {'tuned ms':>9} {'tuned/tc':>8}" if args.tuning_log else ""
     print(f"\n{'GEMM n':>8} {'tc ms':>9} {'torch ms':>9} {'tc TF/s':>8} {'torch TF/s':>10} "
-          f"{'tc/torch':>8} {'max diff':>9} {'build s':>8}")
+          f"{'tc/torch':>8} {'max diff':>9} {'build s':>8}{tuned_header}")
     for n in [int(v) for v in args.gemm.split(",") if v]:
         a, b = torch.randn(n, n), torch.randn(n, n)
         mod, build_s = _compile(MatMul(), (a, b), target)
+        tuned = _compile(MatMul(), (a, b), target, args.tuning_log)[0] if args.tuning_log \
+            else None
         a, b = a.cuda(), b.cuda()
         got = mod.run([a, b])[0]
         want = a @ b
         diff = float((got - want).abs().max() / want.abs().max())
-        t = interleaved_medians({"tc": _timed(torch, lambda: mod.run([a, b])),
-                                 "torch": _timed(torch, lambda: torch.matmul(a, b))},
-                                args.repeat)
+        t = interleaved_medians(_with_tuned(
+            {"tc": _timed(torch, lambda: mod.run([a, b])),
+             "torch": _timed(torch, lambda: torch.matmul(a, b))},
+            tuned, lambda m: _timed(torch, lambda: m.run([a, b]))), args.repeat)
         flops = 2.0 * n ** 3
         print(f"{n:>8} {t['tc'] * 1e3:>9.3f} {t['torch'] * 1e3:>9.3f} "
               f"{flops / t['tc'] / 1e12:>8.2f} {flops / t['torch'] / 1e12:>10.2f} "
-              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}")
+              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{_tuned_columns(t)}")
 
     print(f"\n{'model':>12} {'tc ms':>9} {'torch ms':>9} {'tc/torch':>8} {'max diff':>9} "
-          f"{'build s':>8}")
+          f"{'build s':>8}{tuned_header}")
     for name in [m for m in args.models.split(",") if m]:
         module, example = MODELS[name](torch)
         mod, build_s = _compile(module, example, target)
+        tuned = _compile(module, example, target, args.tuning_log)[0] if args.tuning_log \
+            else None
         module = module.cuda()
         x = example[0].cuda()
         with torch.inference_mode():
             want = module(x)
             got = mod.run([x])[0]
             diff = float((got - want).abs().max())
-            t = interleaved_medians({"tc": _timed(torch, lambda: mod.run([x])),
-                                     "torch": _timed(torch, lambda: module(x))}, args.repeat)
+            t = interleaved_medians(_with_tuned(
+                {"tc": _timed(torch, lambda: mod.run([x])),
+                 "torch": _timed(torch, lambda: module(x))},
+                tuned, lambda m: _timed(torch, lambda: m.run([x]))), args.repeat)
         print(f"{name:>12} {t['tc'] * 1e3:>9.3f} {t['torch'] * 1e3:>9.3f} "
-              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}")
+              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{_tuned_columns(t)}")
 
 
 if __name__ == "__main__":
