@@ -112,6 +112,11 @@ class CostModel:
 
         return self._booster.predict(xgb.DMatrix(features))
 
+    @property
+    def num_features(self) -> int | None:
+        """The feature count the model was trained on (None: not trained)."""
+        return None if self._booster is None else int(self._booster.num_features())
+
     # --- persistence ----------------------------------------------------------------
 
     def save(self, path: str) -> None:

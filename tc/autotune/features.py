@@ -5,16 +5,18 @@ model trained on one workload says something about another) and returns a fixed-
 float32 vector.  Every Store is a *statement* with its loop nest (outermost first); per
 statement:
 
-- loops: trip count, depth, per kind (serial, parallel, vectorized, unrolled) the number
-  of loops and the product of their extents, the innermost loop's kind and extent, the
-  vector width used (also relative to the target's lanes), the parallel loop's extent
-  and the iterations of one parallel task;
+- loops: trip count, depth, per kind (serial, parallel, vectorized, unrolled, bound to a
+  GPU block axis, bound to a GPU thread axis) the number of loops and the product of
+  their extents, the innermost loop's kind and extent, the vector width used (also
+  relative to the target's lanes), the parallel loop's extent and the iterations of one
+  parallel task (on a GPU: of one thread);
 - compute: arithmetic nodes of the stored value per iteration by class, index
   arithmetic (integer division and modulo apart), FLOPs over the whole nest;
 - memory, per access (the store's buffer, then the three loads that touch the most
-  bytes): buffer size and scope, the innermost loop's stride (broadcast / contiguous /
-  strided), the bytes touched by the innermost 1..4 loops, by one parallel task, by
-  ``WINDOW`` consecutive iterations of the parallel loop and by the whole nest, cache
+  bytes): buffer size and scope (local, GPU shared), the innermost loop's stride
+  (broadcast / contiguous / strided), the bytes touched by the innermost 1..4 loops, by
+  one parallel task, by ``WINDOW`` consecutive iterations of the parallel loop (on a GPU:
+  by one thread, and by one thread block) and by the whole nest, cache
   lines, reuse (iterations per distinct element), Ansor's reuse distance (the innermost
   loop the index does not depend on: its extent, and the iterations and bytes between
   two uses) and the stride along the parallel loop (the outermost without one);
@@ -22,7 +24,8 @@ statement:
 
 The vector holds the three statements with the most FLOPs (then the most iterations),
 padded with zeros, followed by sums over all statements and function-level counts
-(loops, parallel extent, temporaries).  Counts are scaled by ``log2(1 + x)``.
+(loops, parallel extent, temporaries, GPU shared memory, barriers and thread
+all-reduces).  Counts are scaled by ``log2(1 + x)``.
 
 Distinct elements touched by a loop suffix are estimated from the index's affine form
 (``_affine``): the span of the index over those loops, capped by the number of values
@@ -54,6 +57,9 @@ WINDOW = 8
 #: iterations, the whole nest
 _TASK, _WINDOW, _NEST = len(INNER_LEVELS), len(INNER_LEVELS) + 1, len(INNER_LEVELS) + 2
 KINDS = (L.SERIAL, L.PARALLEL, L.VECTORIZED, L.UNROLLED)
+#: the loop classes counted per statement: KINDS, then loops bound to a GPU block axis
+#: and to a GPU thread axis (``_loop_class``)
+LOOP_CLASSES = KINDS + ("block", "thread")
 _OP_CLASSES = {"+": "addsub", "-": "addsub", "*": "mul", "/": "div", "min": "minmax",
                "max": "minmax"}
 OP_CLASSES = ("addsub", "mul", "div", "minmax", "call", "select", "bitwise", "cast")
@@ -62,7 +68,8 @@ OP_CLASSES = ("addsub", "mul", "div", "minmax", "call", "select", "bitwise", "ca
 # --- the layout --------------------------------------------------------------------
 
 def _access_names() -> list[str]:
-    names = ["present", "log_buffer_bytes", "is_local", "stride_broadcast", "stride_contiguous",
+    names = ["present", "log_buffer_bytes", "is_local", "is_shared", "stride_broadcast",
+             "stride_contiguous",
              "stride_strided", "log_stride", "strided_vector", "read_modify_write"]
     names += [f"log_bytes_inner{k}" for k in INNER_LEVELS]
     names += ["log_bytes_task", "log_bytes_window", "log_bytes_nest", "log_lines_task",
@@ -74,9 +81,9 @@ def _access_names() -> list[str]:
 
 def _statement_names() -> list[str]:
     names = ["present", "log_trips", "depth", "guards"]
-    for k in KINDS:
+    for k in LOOP_CLASSES:
         names += [f"n_{k}", f"log_prod_{k}"]
-    names += [f"innermost_{k}" for k in KINDS]
+    names += [f"innermost_{k}" for k in LOOP_CLASSES]
     names += ["log_innermost_extent", "log_vector_width", "vector_width_per_lanes",
               "log_parallel_extent", "parallel_depth", "log_task_trips"]
     names += [f"log_ops_{c}" for c in OP_CLASSES]
@@ -95,7 +102,8 @@ _TOTAL_NAMES = ["log_statements", "log_flops", "log_trips", "log_bytes", "log_li
                 "vectorized_flop_share", "parallel_flop_share"]
 _FUNC_NAMES = ["log_loops", "max_depth", "n_parallel_loops", "log_max_parallel_extent",
                "log_sum_parallel_extent", "n_allocates", "log_temp_bytes",
-               "log_temp_bytes_in_loops", "log_param_bytes", "log_guards", "log_target_lanes"]
+               "log_temp_bytes_in_loops", "log_param_bytes", "log_guards", "log_target_lanes",
+               "log_shared_bytes", "n_barriers", "n_thread_allreduces"]
 _STATEMENT_NAMES = _statement_names()
 #: the name of every feature, in order (for debugging and feature-importance tables)
 FEATURE_NAMES: tuple[str, ...] = tuple(
@@ -136,6 +144,9 @@ class _FuncStats:
     temp_bytes: int = 0
     temp_bytes_in_loops: int = 0
     guards: int = 0
+    shared_bytes: int = 0
+    barriers: int = 0
+    allreduces: int = 0
 
 
 def _collect(func: L.PrimFunc) -> tuple[list[_Statement], _FuncStats]:
@@ -166,9 +177,15 @@ def _collect(func: L.PrimFunc) -> tuple[list[_Statement], _FuncStats]:
             inner = dict(lets)
             inner[s.var] = _affine(s.value, lets)
             stack.append((s.body, loops, guards, inner))
+        elif isinstance(s, L.Barrier):
+            stats.barriers += 1
+        elif isinstance(s, L.ThreadAllReduce):
+            stats.allreduces += 1
         elif isinstance(s, L.Allocate):
             stats.allocates += 1
             stats.temp_bytes += s.buffer.nbytes
+            if s.buffer.scope == L.SHARED:
+                stats.shared_bytes += s.buffer.nbytes
             if loops:
                 stats.temp_bytes_in_loops += s.buffer.nbytes
             stack.append((s.body, loops, guards, lets))
@@ -309,6 +326,12 @@ class _Nest:
         if loops:
             self.level_extents[_WINDOW][loops[self.outer].var] = min(loops[self.outer].extent,
                                                                      WINDOW)
+        if any(lp.kind in L.GPU_AXES for lp in loops):
+            # a GPU nest: a "task" is one thread's loops, the "window" one block's
+            self.level_extents[_TASK] = {lp.var: lp.extent for lp in loops
+                                         if lp.kind not in L.GPU_AXES}
+            self.level_extents[_WINDOW] = {lp.var: lp.extent for lp in loops
+                                           if lp.kind not in L.BLOCK_AXES}
         self.level_trips = [math.prod(ext.values()) for ext in self.level_extents]
         self.trips = self.level_trips[_NEST]
 
@@ -365,7 +388,8 @@ def _access_features(acc: _Access, nest: _Nest) -> tuple[list[float], list[float
             dist_bytes = _distinct(acc, below) * size
             break
     vector = inner is not None and inner.kind == L.VECTORIZED
-    f = [1.0, _log(acc.nbytes), float(acc.buffer.scope == "local"),
+    f = [1.0, _log(acc.nbytes), float(acc.buffer.scope == L.LOCAL),
+         float(acc.buffer.scope == L.SHARED),
          float(stride == 0), float(stride == 1), float(stride not in (0, 1)), _log(stride),
          float(vector and stride not in (0, 1)), float(acc.rmw)]
     f += [_log(b) for b in nbytes]
@@ -486,14 +510,21 @@ def _loop_part(nest: _Nest, guards: int, lanes: int) -> list[float]:
     vec = next((lp.extent for lp in reversed(loops) if lp.kind == L.VECTORIZED), 1)
     par = nest.parallel
     f = [1.0, _log(nest.trips), float(len(loops)), float(guards)]
-    for k in KINDS:
-        of_kind = [lp.extent for lp in loops if lp.kind == k]
+    for k in LOOP_CLASSES:
+        of_kind = [lp.extent for lp in loops if _loop_class(lp.kind) == k]
         f += [float(len(of_kind)), _log(math.prod(of_kind))]
-    f += [float(inner is not None and inner.kind == k) for k in KINDS]
+    f += [float(inner is not None and _loop_class(inner.kind) == k) for k in LOOP_CLASSES]
     f += [_log(inner.extent if inner else 1), _log(vec), vec / lanes,
           _log(loops[par].extent if par is not None else 0),
           float(par + 1 if par is not None else 0), _log(nest.level_trips[_TASK])]
     return f
+
+
+def _loop_class(kind: str) -> str:
+    """A loop kind's class in LOOP_CLASSES: the kind itself, "block" or "thread"."""
+    if kind in L.BLOCK_AXES:
+        return "block"
+    return "thread" if kind in L.THREAD_AXES else kind
 
 
 # --- the vector --------------------------------------------------------------------
@@ -531,7 +562,8 @@ def loop_features(func: L.PrimFunc, target=None) -> np.ndarray:
     out += [_log(stats.loops), float(stats.max_depth), float(len(par)),
             _log(max(par, default=0)), _log(sum(par)), float(stats.allocates),
             _log(stats.temp_bytes), _log(stats.temp_bytes_in_loops),
-            _log(sum(b.nbytes for b in func.params)), _log(stats.guards), _log(machine[0])]
+            _log(sum(b.nbytes for b in func.params)), _log(stats.guards), _log(machine[0]),
+            _log(stats.shared_bytes), float(stats.barriers), float(stats.allreduces)]
     return np.asarray(out, dtype=np.float32)
 
 

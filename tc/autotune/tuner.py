@@ -36,7 +36,7 @@ import numpy as np
 
 from ..compiler.schedule.knobs import InvalidConfig
 from .cost_model import CostModel
-from .features import loop_features
+from .features import FEATURE_LENGTH, loop_features
 from .log import (TuningLog, config_key, make_record, pooled_records, ranked_records,
                   relative_cost)
 from .measure import DeviceUnavailable, MeasureError
@@ -366,6 +366,10 @@ def tune(model, target: str = "llvm", *, trials: int = 300, log_path: str = "tun
     tasks = extract_tasks(model, target, input_shapes=input_shapes,
                           example_inputs=example_inputs)
     warm = CostModel.load(warm_start) if warm_start else None
+    if warm is not None and warm.num_features != FEATURE_LENGTH:
+        raise ValueError(f"the cost model {warm_start} was trained on {warm.num_features} loop "
+                         f"features, this tc computes {FEATURE_LENGTH} (saved by another tc "
+                         "version?): tune without --warm-start, or save a new model")
     tuner = Tuner(tasks, TuningLog(log_path), warm_start=warm, **options)
     summary = tuner.tune(trials)
     if verify_top > 0:

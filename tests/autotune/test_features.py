@@ -150,3 +150,63 @@ def test_a_default_scheduled_conv():
     assert feature(vec, "stmt0.log_flops") == pytest.approx(math.log2(1 + conv_flops))
     assert feature(vec, "total.log_statements") >= math.log2(1 + 3)  # pad, init, update, ...
     assert feature(vec, "func.n_allocates") >= 1
+
+
+def _cuda_task(model, family: str):
+    from tc.autotune.tasks import extract_tasks
+
+    return next(t for t in extract_tasks(model, "cuda -arch=sm_80") if t.family == family)
+
+
+def test_gpu_schedules_show_their_launch_shared_memory_and_barriers():
+    """Against the CUDA generator's launches and source: the main statement's loops bound
+    to block and thread axes multiply to the grid and block sizes, one thread's trips are
+    the GEMM's multiply-adds over all threads, shared memory and barriers are counted."""
+    from tc.targets.cuda import emit_cuda
+    from tests.runtime.test_cuda_compile import mlp_model
+
+    task = _cuda_task(mlp_model(np.random.default_rng(0), rows=256, k=256, n=256), "matmul")
+    space = task.space()
+    configs = [task.default_config(),
+               dict(task.default_config(), **{"s0.matmul.block": [32, 32],
+                                              "s0.matmul.reg": [2, 2]})]
+    assert configs[1]["s0.matmul.block"] in [list(c) for c in space["s0.matmul.block"].choices]
+    vectors = []
+    for config in configs:
+        func = task.lower(config)
+        launch, = emit_cuda([func], task.target).launches[func.name]
+        vec = loop_features(func)
+        vectors.append(vec)
+        grid, block = math.prod(launch.grid), math.prod(launch.block)
+        assert feature(vec, "stmt0.log_prod_block") == pytest.approx(math.log2(1 + grid))
+        assert feature(vec, "stmt0.log_prod_thread") == pytest.approx(math.log2(1 + block))
+        per_thread = 256 * 256 * 256 / (grid * block)
+        assert feature(vec, "stmt0.log_task_trips") == pytest.approx(math.log2(1 + per_thread))
+        assert feature(vec, "func.log_shared_bytes") == pytest.approx(
+            math.log2(1 + launch.shared_bytes))
+        source = emit_cuda([func], task.target).source
+        assert feature(vec, "func.n_barriers") == source.count("__syncthreads()") > 0
+        assert feature(vec, "stmt0.load0.is_shared") == feature(vec, "stmt0.load1.is_shared") == 1
+    assert not np.array_equal(*vectors)
+
+
+def _softmax_model():
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, (8, 256))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, (8, 256))
+    return helper.make_model(helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=-1)], "s", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_gpu_softmax_counts_its_two_row_all_reduces():
+    from tc.autotune.tasks import extract_tasks
+
+    gpu = loop_features(_cuda_task(_softmax_model(), "softmax").lower())
+    assert feature(gpu, "func.n_thread_allreduces") == 2  # the row's max, then its sum
+    assert feature(gpu, "stmt0.n_block") == 1 and feature(gpu, "stmt0.n_thread") >= 1
+    cpu, = extract_tasks(_softmax_model(), "llvm")
+    vec = loop_features(cpu.lower())
+    assert feature(vec, "func.n_thread_allreduces") == feature(vec, "stmt0.n_block") == 0
+    assert feature(vec, "stmt0.n_thread") == 0

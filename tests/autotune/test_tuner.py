@@ -181,3 +181,17 @@ def test_a_warm_started_model_guides_the_search_from_the_first_round(tmp_path, m
     tuner_module.tune(mlp(), trials=5, log_path=str(tmp_path / "t.jsonl"), batch_size=2,
                       repeat=2, progress=QUIET, warm_start=str(saved))
     assert annealed  # with a fresh model the first rounds would be random
+
+
+def test_a_model_of_another_feature_layout_is_refused_before_tuning(tmp_path):
+    from tc.autotune.cost_model import CostModel
+    from tc.autotune.features import FEATURE_LENGTH
+
+    rng = np.random.default_rng(0)
+    saved = tmp_path / "old.json"
+    CostModel(seed=0).fit(rng.random((40, FEATURE_LENGTH - 7)), rng.random(40)).save(str(saved))
+    log = tmp_path / "t.jsonl"
+    with pytest.raises(ValueError, match=rf"the cost model {saved} was trained on "
+                       rf"{FEATURE_LENGTH - 7} loop features, this tc computes {FEATURE_LENGTH}"):
+        tune(mlp(), trials=2, log_path=str(log), progress=QUIET, warm_start=str(saved))
+    assert not log.exists()  # nothing measured
