@@ -28,6 +28,7 @@ then chosen on those alone (a config that was lucky once does not displace the d
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..compiler.schedule.knobs import InvalidConfig
+from ..targets.target import Target
 from .cost_model import CostModel
 from .features import FEATURE_LENGTH, loop_features
 from .log import (TuningLog, config_key, make_record, pooled_records, ranked_records,
@@ -104,21 +106,36 @@ class TuningSummary:
     seconds: float
 
 
+def default_build_workers(tasks: list[Task], batch_size: int) -> int:
+    """Build processes for a batch (see ``Tuner``): 1 for CPU targets, else one per CPU
+    core up to ``batch_size``."""
+    if all(Target.parse(t.target).kind == "llvm" for t in tasks):
+        return 1
+    return max(1, min(batch_size, os.cpu_count() or 1))
+
+
 class Tuner:
     """Tunes ``tasks`` into ``log`` (see the module docstring).
 
     ``measure``: measures a batch, with ``measure.measure``'s signature and results
-    (``measure(candidates, reference, target=, repeat=, timeout=)`` -> one
+    (``measure(candidates, reference, target=, repeat=, timeout=, workers=)`` -> one
     ``MeasureResult`` per (config, PrimFunc) candidate, in order); the default is
     ``measure.measure`` itself.  A replacement lets a benchmark replay measured tables
-    or a test stand in for the child processes."""
+    or a test stand in for the child processes.
+
+    ``build_workers``: processes building a batch's candidates in parallel (None: one for
+    CPU targets, whose LLVM builds take a fraction of a second; for a GPU target one per
+    CPU core up to the batch size, as nvcc takes seconds per candidate)."""
 
     def __init__(self, tasks: list[Task], log: TuningLog, *, batch_size: int = 16,
                  epsilon: float = 0.1, seed: int = 0, repeat: int = 5, timeout: float = 10.0,
-                 progress=None, warm_start: CostModel | None = None, measure=None):
+                 progress=None, warm_start: CostModel | None = None, measure=None,
+                 build_workers: int | None = None):
         self.log = log
         self.batch_size, self.epsilon = batch_size, epsilon
         self.repeat, self.timeout = repeat, timeout
+        self.build_workers = (build_workers if build_workers is not None
+                              else default_build_workers(tasks, batch_size))
         self.measure = measure if measure is not None else measure_batch
         self.progress = progress or Progress()
         # a model trained on other workloads (features transfer) guides the first rounds;
@@ -210,7 +227,7 @@ class Tuner:
                 order = [configs[i] for i in rng.permutation(len(configs))]
                 results = self.measure([st.task.candidate(c) for c in order], st.task.lower(),
                                        target=st.task.target, repeat=self.repeat,
-                                       timeout=self.timeout)
+                                       timeout=self.timeout, workers=self.build_workers)
                 for r in results:
                     self.log.append(make_record(st.task.target, st.task.key, r.config, r.costs,
                                                 r.error, threads=r.threads, phase="verify",
@@ -282,7 +299,8 @@ class Tuner:
         if candidates:
             try:
                 results = self.measure(candidates, st.task.lower(), target=st.task.target,
-                                       repeat=self.repeat, timeout=self.timeout)
+                                       repeat=self.repeat, timeout=self.timeout,
+                                       workers=self.build_workers)
             except DeviceUnavailable:  # no task of this target can be measured here
                 raise
             except MeasureError as e:  # the default kernel itself fails: skip the task

@@ -102,6 +102,25 @@ def test_cuda_candidates_are_checked_against_the_default_and_timed_in_pairs(emul
     assert all(n.startswith(cuda_candidate.NAME_PREFIX) for n in emulated)
 
 
+def test_candidates_built_in_parallel_processes_keep_their_kernel_names(fake_driver, tmp_path,
+                                                                        monkeypatch):
+    """Kernel names are digests of the loop IR, the same in every process: emulators
+    made here run the kernels that builder processes compiled."""
+    task = _task(_one_op_model("Softmax"), "softmax")
+    configs = [task.default_config(), _other_config(task)]
+    libraries = []
+    for i, config in enumerate(configs):
+        folder = tmp_path / f"emulated{i}"
+        folder.mkdir()
+        libraries.append(build_emulator(cuda_candidate.candidate_source(
+            task.lower(config), task.target), str(folder), by_name=True))
+    monkeypatch.setenv("TC_CUDA_DRIVER_LIBRARY", fake_driver)
+    monkeypatch.setenv("TC_FAKE_CUDA_KERNELS", ":".join(libraries))
+    results = measure_batch([task.candidate(c) for c in configs], task.lower(),
+                            target=task.target, repeat=1, timeout=TIMEOUT, workers=2)
+    assert [r.error for r in results] == [None, None]
+
+
 def test_a_candidate_whose_kernel_fails_gets_an_error_record(fake_driver, tmp_path,
                                                              monkeypatch):
     task = _task(_one_op_model("Softmax"), "softmax")
@@ -142,8 +161,9 @@ def test_tuning_for_cuda_logs_records_that_a_cuda_build_applies(emulated, fake_d
                                                                  tmp_path, monkeypatch):
     model = mlp_model(np.random.default_rng(0), rows=2, k=64, n=64)
     log = tmp_path / "tune.jsonl"
+    # built in this process: the emulator of each candidate is made as it is built
     summary = tune(model, TARGET, trials=6, log_path=str(log), batch_size=3, repeat=2,
-                   timeout=TIMEOUT, verify_top=0, progress=QUIET)
+                   timeout=TIMEOUT, verify_top=0, progress=QUIET, build_workers=1)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert summary.trials == len(records) == 6
     assert {r["target"] for r in records} == {"cuda -arch=sm_80 -compiler=nvrtc"}

@@ -37,7 +37,7 @@ class NoisyChildren(FakeMeasure):
         self.default_key = default_key
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, candidates, reference, *, target, repeat, timeout):
+    def __call__(self, candidates, reference, *, target, repeat, timeout, workers):
         results = []
         for config, _ in candidates:
             key = config_key(config)

@@ -25,7 +25,7 @@ class FakeMeasure:
     def cost(key: str) -> float:
         return 1e-4 * (1 + int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32)
 
-    def __call__(self, candidates, reference, *, target, repeat, timeout):
+    def __call__(self, candidates, reference, *, target, repeat, timeout, workers):
         results = []
         for config, func in candidates:
             key = config_key(config)

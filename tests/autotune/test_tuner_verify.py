@@ -18,7 +18,7 @@ class LuckyOnce:
         self.default_key, self.lucky_key = default_key, lucky_key
         self.calls: list[str] = []
 
-    def __call__(self, candidates, reference, *, target, repeat, timeout):
+    def __call__(self, candidates, reference, *, target, repeat, timeout, workers):
         out = []
         for config, _ in candidates:
             key = config_key(config)
