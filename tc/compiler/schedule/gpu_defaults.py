@@ -66,8 +66,12 @@ REDUCE_THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
 #: row), and the most rows (blocks) of such a kernel
 ROW_KERNEL_MIN, MAX_ROW_BLOCKS = 16, 2 ** 31 - 1
 #: GEMM tiles: [bm, bn] per block, [rm, rn] per thread, k columns per shared step
-GEMM_BLOCKS = ([64, 64], [32, 64], [64, 32], [32, 32], [16, 16])
-GEMM_REGS = ([4, 4], [8, 4], [4, 8], [2, 2], [1, 1])
+#: (the default is the first that fits; 128-wide blocks and 8x8 register tiles, the
+#: classic SGEMM shape, are for the tuner: never the default, as the first 64-wide
+#: block fits wherever they do; the last of each is the fallback)
+GEMM_BLOCKS = ([64, 64], [32, 64], [64, 32], [32, 32], [128, 128], [128, 64], [64, 128],
+               [16, 16])
+GEMM_REGS = ([4, 4], [8, 4], [4, 8], [8, 8], [2, 2], [1, 1])
 K_STEPS = (8, 16, 32)
 MAX_THREADS = 1024
 #: a GEMM with fewer rows or columns than this (a matrix-vector product) is a reduction
