@@ -328,10 +328,12 @@ def _write_nvcc_artifact(path: Path, cuda_source, plan: ExecutionPlan, arch: str
                      f"compiling and linking the CUDA artifact {path}")
 
 
-def kernel_image_source(cuda_source, cubin_bytes: int) -> str:
+def kernel_image_source(cuda_source, cubin_bytes: int, nvrtc_version: tuple[int, int]) -> str:
     """The C of an NVRTC build's kernels: the image (IMAGE_SYMBOL: the embedded
     ``tc_cuda_cubin`` of ``cubin_bytes`` bytes, ``tc_cuda_ptx``, the kernel names in
-    launch-number order) and the launchers (``cuda_source.c_launchers``)."""
+    launch-number order, the CUDA version of the NVRTC that built them, which the driver
+    must support) and the launchers (``cuda_source.c_launchers``)."""
+    major, minor = nvrtc_version
     names = [launch.kernel for func in cuda_source.func_names
              for launch in cuda_source.launches[func]]
     table = ",\n".join(f"    {c_string_literal(n)}" for n in names)
@@ -348,7 +350,7 @@ def kernel_image_source(cuda_source, cubin_bytes: int) -> str:
         table or "    NULL",
         "};",
         f"const tc_cuda_image {IMAGE_SYMBOL} = {{tc_cuda_cubin, {cubin_bytes}, tc_cuda_ptx, "
-        f"{len(names)}, kernel_names}};",
+        f"{len(names)}, kernel_names, {1000 * major + 10 * minor}}};",
         "",
         cuda_source.c_launchers,
     ])
@@ -357,7 +359,7 @@ def kernel_image_source(cuda_source, cubin_bytes: int) -> str:
 def _write_nvrtc_artifact(path: Path, cuda_source, plan: ExecutionPlan, arch: str) -> None:
     """NVRTC compiles the kernels (embedded as SASS + PTX); the C compiler builds the
     launchers, the entry and the driver-API runtime and links the library."""
-    from tc.targets.nvrtc import compile_cuda
+    from tc.targets.nvrtc import compile_cuda, nvrtc_version
 
     image = compile_cuda(cuda_source.source, arch) if cuda_source is not None else None
     entry = cuda_entry_source(plan, arch, image=image is not None)
@@ -368,7 +370,8 @@ def _write_nvrtc_artifact(path: Path, cuda_source, plan: ExecutionPlan, arch: st
         (tmp / "entry.c").write_text(entry)
         sources = [tmp / "entry.c", *_constants_object(plan, tmp)]
         if image is not None:
-            (tmp / "kernels.c").write_text(kernel_image_source(cuda_source, len(image.cubin)))
+            (tmp / "kernels.c").write_text(kernel_image_source(cuda_source, len(image.cubin),
+                                                               nvrtc_version()))
             (tmp / "cubin.bin").write_bytes(image.cubin)
             (tmp / "ptx.bin").write_bytes(image.ptx + b"\0")
             (tmp / "image.s").write_text(

@@ -325,7 +325,9 @@ class Module:
         out_ptrs = ffi.new("void *[]", [ffi.cast("void *", v.ptr or _ALIGN)
                                         for v in out_views] or 1)
         with self._lock:
-            for stream in sorted({v.stream for v in views} - {None, 1}):
+            # the inputs' producers, and the outputs' allocator (a caching pool may hand
+            # out memory that work pending on its stream still uses)
+            for stream in sorted({v.stream for v in (*views, *out_views)} - {None, 1}):
                 if self._lib.tc_cuda_sync_stream(stream) != 0:
                     self._raise_last_error("tc_cuda_sync_stream")
             if self._lib.tc_model_run_device(in_ptrs, out_ptrs) != 0:

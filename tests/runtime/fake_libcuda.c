@@ -18,13 +18,17 @@ typedef unsigned long long CUdeviceptr;
 typedef void *CUhandle;
 
 enum { OK = 0, INVALID_VALUE = 1, INVALID_IMAGE = 200, INVALID_CONTEXT = 201,
-       NOT_FOUND = 500, LAUNCH_FAILED = 719 };
+       UNSUPPORTED_PTX = 222, NOT_FOUND = 500, LAUNCH_FAILED = 719 };
 
 typedef struct { char name[256]; } fake_function;
 typedef int (*launch_fn)(const char *, unsigned, unsigned, unsigned, unsigned, unsigned,
                          unsigned, void **);
 
 int fake_calls, fake_launches, fake_modules, fake_allocations;
+/* calls on memory or streams after the primary context's last reference was released
+   (the real driver has reset the context by then: their handles are stale) */
+int fake_stale_calls;
+static int primary_refs;
 static __thread CUhandle current;
 static int primary_context; /* its address is the context handle */
 static int stream_object;
@@ -53,10 +57,16 @@ CUresult cuInit(unsigned flags) {
     }
     return OK;
 }
-CUresult cuDriverGetVersion(int *v) { fake_calls++; *v = 13000; return OK; }
+CUresult cuDriverGetVersion(int *v) {
+    const char *version = getenv("TC_FAKE_CUDA_DRIVER_VERSION");
+    fake_calls++;
+    *v = version != NULL ? atoi(version) : 13000;
+    return OK;
+}
 CUresult cuGetErrorName(CUresult e, const char **s) {
     *s = e == NOT_FOUND ? "CUDA_ERROR_NOT_FOUND" : e == INVALID_IMAGE ? "CUDA_ERROR_INVALID_IMAGE"
-       : e == LAUNCH_FAILED ? "CUDA_ERROR_LAUNCH_FAILED" : "CUDA_ERROR_FAKE";
+       : e == LAUNCH_FAILED ? "CUDA_ERROR_LAUNCH_FAILED"
+       : e == UNSUPPORTED_PTX ? "CUDA_ERROR_UNSUPPORTED_PTX_VERSION" : "CUDA_ERROR_FAKE";
     return OK;
 }
 CUresult cuGetErrorString(CUresult e, const char **s) {
@@ -79,8 +89,13 @@ CUresult cuDeviceGetName(char *name, int len, int d) {
     snprintf(name, (size_t)len, "Fake CUDA device");
     return OK;
 }
-CUresult cuDevicePrimaryCtxRetain(CUhandle *ctx, int d) { (void)d; *ctx = &primary_context; return OK; }
-CUresult cuDevicePrimaryCtxRelease_v2(int d) { (void)d; return OK; }
+CUresult cuDevicePrimaryCtxRetain(CUhandle *ctx, int d) {
+    (void)d;
+    primary_refs++;
+    *ctx = &primary_context;
+    return OK;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(int d) { (void)d; primary_refs--; return OK; }
 CUresult cuCtxGetCurrent(CUhandle *ctx) { *ctx = current; return OK; }
 CUresult cuCtxSetCurrent(CUhandle ctx) { current = ctx; return OK; }
 CUresult cuCtxGetDevice(int *d) { *d = 0; return current != NULL ? OK : INVALID_CONTEXT; }
@@ -96,23 +111,63 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
     *p = (CUdeviceptr)(size_t)mem;
     return OK;
 }
-CUresult cuMemFree_v2(CUdeviceptr p) { fake_allocations--; free((void *)(size_t)p); return OK; }
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    fake_stale_calls += primary_refs <= 0;
+    fake_allocations--;
+    free((void *)(size_t)p);
+    return OK;
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) { memcpy((void *)(size_t)d, s, n); return OK; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void *s, size_t n, CUhandle st) { (void)st; memcpy((void *)(size_t)d, s, n); return OK; }
 CUresult cuMemcpyDtoHAsync_v2(void *d, CUdeviceptr s, size_t n, CUhandle st) { (void)st; memcpy(d, (void *)(size_t)s, n); return OK; }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUhandle st) { (void)st; memmove((void *)(size_t)d, (void *)(size_t)s, n); return OK; }
 CUresult cuStreamCreate(CUhandle *s, unsigned flags) { (void)flags; *s = &stream_object; return OK; }
-CUresult cuStreamDestroy_v2(CUhandle s) { (void)s; return OK; }
+CUresult cuStreamDestroy_v2(CUhandle s) { (void)s; fake_stale_calls += primary_refs <= 0; return OK; }
 CUresult cuStreamSynchronize(CUhandle s) { (void)s; return current != NULL ? OK : INVALID_CONTEXT; }
 CUresult cuPointerGetAttributes(unsigned n, int *attributes, void **data, CUdeviceptr p) {
-    (void)n; (void)attributes; (void)p;
-    *(unsigned *)data[0] = 0; /* host memory the driver does not know */
-    *(int *)data[1] = -1;
+    unsigned i;
+    (void)p;
+    for (i = 0; i < n; i++) { /* host memory the driver does not know */
+        if (attributes[i] == 2 || attributes[i] == 8) /* MEMORY_TYPE, IS_MANAGED */
+            *(unsigned *)data[i] = 0;
+        else if (attributes[i] == 9) /* DEVICE_ORDINAL */
+            *(int *)data[i] = -1;
+        else
+            return INVALID_VALUE;
+    }
+    return OK;
+}
+/* $TC_FAKE_CUDA_SASS_ARCH set: the cubin is for another arch (as on a GPU of another
+   major version), so the PTX is loaded; $TC_FAKE_CUDA_PTX_ERROR: the JIT refuses it with
+   that message in its log. */
+CUresult cuModuleLoadDataEx(CUhandle *m, const void *image, unsigned n, int *options,
+                            void **values) {
+    const char *error = getenv("TC_FAKE_CUDA_PTX_ERROR");
+    unsigned i;
+    char *log = NULL;
+    size_t size = 0;
+    for (i = 0; i < n; i++) {
+        if (options[i] == 5)
+            log = (char *)values[i];
+        else if (options[i] == 6)
+            size = (size_t)values[i];
+    }
+    if (strstr((const char *)image, ".target sm_") == NULL)
+        return INVALID_IMAGE;
+    if (error != NULL) {
+        if (log != NULL && size > 0)
+            snprintf(log, size, "%s\nsecond line", error);
+        return UNSUPPORTED_PTX;
+    }
+    fake_modules++;
+    *m = &fake_modules;
     return OK;
 }
 CUresult cuModuleLoadData(CUhandle *m, const void *image) {
     if (memcmp(image, "\177ELF", 4) != 0)
         return INVALID_IMAGE;
+    if (getenv("TC_FAKE_CUDA_SASS_ARCH") != NULL)
+        return 209; /* CUDA_ERROR_NO_BINARY_FOR_GPU */
     fake_modules++;
     *m = &fake_modules;
     return OK;

@@ -167,3 +167,104 @@ def test_rerun_launches_the_kernels_again_on_the_last_runs_device_copies(fake_dr
     assert per_run > 0 and lib.tc_cuda_rerun(3) == 0
     assert launches.value - before == 3 * per_run
     assert lib.tc_cuda_rerun(-1) == 1 and b"not a count" in lib.tc_last_error()
+
+
+def test_a_kernel_fault_is_reported_by_every_later_run(fake_driver, monkeypatch):
+    """A launch failure is sticky on a real GPU (the context is lost): the next run names
+    the first fault instead of blaming whatever step meets the error next."""
+    _, inputs, mod, source = _compile("mlp", monkeypatch)
+    monkeypatch.setenv("TC_CUDA_DRIVER_LIBRARY", fake_driver)
+    monkeypatch.delenv("TC_FAKE_CUDA_KERNELS", raising=False)  # every launch fails
+    first = next(iter(source.launches))
+    kernel = source.launches[first][0].kernel
+    with pytest.raises(CudaError, match=rf"launching {first}:{kernel}: CUDA_ERROR_LAUNCH_FAILED"):
+        mod.run(inputs)
+    with pytest.raises(CudaError, match=rf"an earlier kernel fault in this process \(launching "
+                                        rf"{first}:{kernel}: CUDA_ERROR_LAUNCH_FAILED\) left its "
+                                        r"CUDA context unusable: .*restart the process"):
+        mod.run(inputs)
+
+
+def test_kernels_load_from_the_ptx_when_the_sass_is_for_another_arch(fake_driver, tmp_path,
+                                                                      monkeypatch):
+    model, inputs, mod, source = _compile("mlp", monkeypatch)
+    _use_fake(monkeypatch, fake_driver, source, tmp_path)
+    monkeypatch.setenv("TC_FAKE_CUDA_SASS_ARCH", "1")  # the cubin is refused (209)
+    for got, ref in zip(mod.run(inputs), run_onnxruntime(model, {"x": inputs[0]})):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+_RUN_IN_A_CHILD = """
+import ctypes, json, sys
+import numpy as np
+import tc.runtime
+fake = ctypes.CDLL(sys.argv[2])
+count = lambda name: ctypes.c_int.in_dll(fake, name).value
+allocations = count("fake_allocations")
+mod = tc.runtime.load(sys.argv[1])
+try:
+    mod.run([np.ones((8, 64), np.float32)])
+    error = None
+except tc.runtime.CudaError as e:
+    error = str(e)
+print(json.dumps({"error": error, "stale": count("fake_stale_calls"),
+                  "leaked": count("fake_allocations") - allocations}))
+"""
+
+
+def _run_in_a_child(mod, fake_driver: str, env: dict) -> dict:
+    """A fresh process (the fake driver's counters its own) runs ``mod`` once."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _RUN_IN_A_CHILD, str(mod.path), fake_driver],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TC_CUDA_DRIVER_LIBRARY": fake_driver, **env})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_refused_ptx_names_the_jit_log_and_frees_all_before_the_context(fake_driver,
+                                                                          monkeypatch):
+    """The first run fails after the stream and the arena exist: they are freed while the
+    primary context is still retained (releasing it last resets it on a real driver)."""
+    _, _, mod, _ = _compile("mlp", monkeypatch)
+    out = _run_in_a_child(mod, fake_driver, {
+        "TC_FAKE_CUDA_SASS_ARCH": "1",
+        "TC_FAKE_CUDA_PTX_ERROR": "ptxas fatal: Unsupported .version 9.0"})
+    assert ("loading the kernels' PTX for this device (the artifact's SASS is for sm_80; a "
+            "driver older than the CUDA 13.0 of the NVRTC") in out["error"]
+    assert ("; the driver's JIT: ptxas fatal: Unsupported .version 9.0 on CUDA device 0: "
+            "CUDA_ERROR_UNSUPPORTED_PTX_VERSION") in out["error"]
+    assert out["stale"] == 0 and out["leaked"] == 0
+
+
+def test_a_driver_older_than_the_nvrtc_is_named(fake_driver, monkeypatch):
+    _, _, mod, _ = _compile("mlp", monkeypatch)
+    major = nvrtc.nvrtc_version()[0]
+    out = _run_in_a_child(mod, fake_driver, {"TC_FAKE_CUDA_DRIVER_VERSION":
+                                             str((major - 1) * 1000 + 80)})
+    assert (f"the driver found supports CUDA {major - 1}.8 only; install an NVIDIA driver "
+            f"for CUDA {major}") in out["error"]
+    assert out["stale"] == 0 and out["leaked"] == 0
+
+
+def test_waiting_for_a_default_stream_works_from_a_thread_without_a_context(fake_driver,
+                                                                           monkeypatch):
+    """The legacy and per-thread default streams name a stream of the current context:
+    the runtime makes one current (the fake driver refuses a sync without one)."""
+    import ctypes
+    import threading
+
+    _, _, mod, _ = _compile("mlp", monkeypatch)
+    monkeypatch.setenv("TC_CUDA_DRIVER_LIBRARY", fake_driver)
+    lib = ctypes.CDLL(str(mod.path))
+    lib.tc_last_error.restype = ctypes.c_char_p
+    status = []
+    thread = threading.Thread(target=lambda: status.append(
+        (lib.tc_cuda_sync_stream(ctypes.c_size_t(2)), lib.tc_last_error())))
+    thread.start()
+    thread.join()
+    assert status == [(0, b"")]

@@ -133,3 +133,7 @@ extern "C" tc_dev_error tc_dev_load(const tc_cuda_model *model, const char **wha
 
 extern "C" void tc_dev_unload(void) {
 }
+
+/* The CUDA runtime holds the primary context itself. */
+extern "C" void tc_dev_release(void) {
+}

@@ -53,16 +53,21 @@ tc_dev_error tc_dev_pointer(const void *ptr, int *memory, int *device);
 /* Forget a non-sticky error so that it does not resurface at the next call. */
 void tc_dev_clear(void);
 /* Make the model's kernels launchable on the current device (after the stream is made);
-   `what` is set to what failed. tc_dev_unload undoes it, and releases whatever the layer
-   holds on the device (it may run when nothing was loaded). */
+   `what` is set to what failed. tc_dev_unload undoes it (it may run when nothing was
+   loaded); tc_dev_release then lets go of the device itself (the driver layer's primary
+   context reference), after the stream and memory made in it are freed. */
 tc_dev_error tc_dev_load(const tc_cuda_model *model, const char **what);
 void tc_dev_unload(void);
+void tc_dev_release(void);
 
 /* From the life cycle, for the layers: */
 /* Record "<what>: <error name>: <error string>" unless the run already failed. */
 void tc_cuda_failf(tc_dev_error err, const char *fmt, ...) TC_PRINTF_LIKE(2, 3);
 /* The running model's stream. */
 void *tc_cuda_current_stream(void);
+/* Whether `err` leaves the context unusable (a fault in a kernel: every later call of
+   the process fails with it). The codes are the same in both APIs. */
+int tc_dev_error_is_sticky(tc_dev_error err);
 
 #ifdef __cplusplus
 }

@@ -33,8 +33,12 @@ enum {
     CUDA_ERROR_NO_BINARY_FOR_GPU = 209,
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
+    CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222,
     CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2,
+    CU_POINTER_ATTRIBUTE_IS_MANAGED = 8,
     CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9,
+    CU_JIT_ERROR_LOG_BUFFER = 5,
+    CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
     CU_MEMORYTYPE_HOST = 1,
     CU_MEMORYTYPE_DEVICE = 2,
     CU_STREAM_DEFAULT = 0
@@ -68,6 +72,7 @@ static struct {
     CUresult (*cuStreamSynchronize)(CUstream);
     CUresult (*cuPointerGetAttributes)(unsigned, int *, void **, CUdeviceptr);
     CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+    CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
     CUresult (*cuModuleUnload)(CUmodule);
     CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
     CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
@@ -103,6 +108,7 @@ static const struct {
     TC_API(cuStreamSynchronize, "cuStreamSynchronize"),
     TC_API(cuPointerGetAttributes, "cuPointerGetAttributes"),
     TC_API(cuModuleLoadData, "cuModuleLoadData"),
+    TC_API(cuModuleLoadDataEx, "cuModuleLoadDataEx"),
     TC_API(cuModuleUnload, "cuModuleUnload"),
     TC_API(cuModuleGetFunction, "cuModuleGetFunction"),
     TC_API(cuLaunchKernel, "cuLaunchKernel"),
@@ -297,16 +303,19 @@ tc_dev_error tc_dev_stream_sync(void *stream) {
 }
 
 tc_dev_error tc_dev_pointer(const void *ptr, int *memory, int *device) {
-    int attributes[2] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
+    int attributes[3] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+                         CU_POINTER_ATTRIBUTE_IS_MANAGED};
     unsigned type = 0;
-    int ordinal = -1;
-    void *data[2] = {&type, &ordinal};
+    int ordinal = -1, managed = 0;
+    void *data[3] = {&type, &ordinal, &managed};
     CUresult err = driver();
     if (err == CUDA_SUCCESS) /* memory the driver does not know reads as type 0 */
-        err = api.cuPointerGetAttributes(2, attributes, data, (CUdeviceptr)(uintptr_t)ptr);
+        err = api.cuPointerGetAttributes(3, attributes, data, (CUdeviceptr)(uintptr_t)ptr);
     if (err != CUDA_SUCCESS)
         return err;
-    *memory = type == CU_MEMORYTYPE_DEVICE ? TC_MEM_DEVICE
+    /* managed memory reads as DEVICE or HOST: only IS_MANAGED tells it apart */
+    *memory = managed ? TC_MEM_MANAGED
+            : type == CU_MEMORYTYPE_DEVICE ? TC_MEM_DEVICE
             : type == CU_MEMORYTYPE_HOST ? TC_MEM_HOST
             : type == 0 ? TC_MEM_UNREGISTERED : TC_MEM_MANAGED;
     *device = ordinal;
@@ -317,22 +326,55 @@ void tc_dev_clear(void) {
     /* the driver API returns each error from the call that met it: nothing lingers */
 }
 
+/* The first line of a JIT error log, after "; ptxas: " (empty when there is none). */
+static void append_log(char *what, size_t size, const char *log) {
+    size_t used = strlen(what), n = strcspn(log, "\n");
+    if (n > 0 && used + 1 < size)
+        snprintf(what + used, size - used, "; the driver's JIT: %.*s", (int)n, log);
+}
+
+/* Load the image's PTX (the driver compiles it for the current device), its JIT error
+   log kept in `log`. */
+static CUresult load_ptx(const char *ptx, char *log, size_t log_size) {
+    int options[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *values[2] = {log, (void *)(uintptr_t)log_size};
+    log[0] = '\0';
+    return api.cuModuleLoadDataEx(&module, ptx, 2, options, values);
+}
+
 tc_dev_error tc_dev_load(const tc_cuda_model *model, const char **what) {
-    static char failed[320];
+    static char failed[1024];
+    char log[512];
     const tc_cuda_image *image = model->image;
     CUresult err = CUDA_ERROR_NO_BINARY_FOR_GPU;
-    int k;
+    int k, version = 0;
     if (image == NULL || image->num_kernels == 0)
         return CUDA_SUCCESS; /* a plan of copies only */
+    (void)api.cuDriverGetVersion(&version);
+    if (image->cuda_version > 0 && version > 0 && version / 1000 < image->cuda_version / 1000) {
+        /* CUDA minor-version compatibility: a driver of the same major version runs it */
+        snprintf(failed, sizeof failed, "loading the kernels (built by NVRTC %d.%d: the "
+                 "driver found supports CUDA %d.%d only; install an NVIDIA driver for CUDA "
+                 "%d, or build with an NVRTC of the driver's CUDA version)",
+                 image->cuda_version / 1000, image->cuda_version % 1000 / 10, version / 1000,
+                 version % 1000 / 10, image->cuda_version / 1000);
+        *what = failed;
+        return CUDA_ERROR_UNSUPPORTED_PTX_VERSION;
+    }
     if (image->cubin_bytes > 0)
         err = api.cuModuleLoadData(&module, image->cubin);
     if ((err == CUDA_ERROR_NO_BINARY_FOR_GPU || err == CUDA_ERROR_INVALID_IMAGE) &&
         image->ptx != NULL) {
-        /* a device the SASS cannot run on: the driver compiles the PTX */
-        *what = "loading the kernels' PTX (for a device newer than the artifact's arch: a "
-                "driver older than the NVRTC that wrote the PTX refuses it; update the "
-                "driver, or rebuild for this device's arch)";
-        err = api.cuModuleLoadData(&module, image->ptx);
+        /* a device the SASS cannot run on (another major version than the artifact's
+           arch): the driver compiles the PTX */
+        err = load_ptx(image->ptx, log, sizeof log);
+        snprintf(failed, sizeof failed, "loading the kernels' PTX for this device (the "
+                 "artifact's SASS is for %s; a driver older than the CUDA %d.%d of the NVRTC "
+                 "that wrote the PTX refuses it: update the driver, or rebuild for this "
+                 "device's arch)", model->arch, image->cuda_version / 1000,
+                 image->cuda_version % 1000 / 10);
+        append_log(failed, sizeof failed, log);
+        *what = failed;
     }
     if (err != CUDA_SUCCESS) {
         module = NULL;
@@ -361,6 +403,10 @@ void tc_dev_unload(void) {
     module = NULL;
     free(functions);
     functions = NULL;
+}
+
+/* Last: releasing the last reference resets the context, freeing what is in it. */
+void tc_dev_release(void) {
     if (primary != NULL)
         (void)api.cuDevicePrimaryCtxRelease(primary_device);
     primary = NULL;

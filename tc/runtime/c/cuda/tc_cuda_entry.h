@@ -32,7 +32,10 @@
  * arena (the plan's workspace bytes) and the constants are allocated and uploaded once;
  * device buffers for host inputs and outputs are allocated on the first host run. A
  * first run that fails (no GPU, no driver, an arch mismatch) leaves nothing behind, and
- * the next run tries again. Runs are serialized by a mutex. Setting TC_CUDA_SYNC=1 in
+ * the next run tries again. Kernels run in the device's primary context (the one the
+ * CUDA runtime, torch and cupy use); device arrays allocated in another context (made
+ * with cuCtxCreate) are not supported. After a kernel fault (a sticky error: the context
+ * is lost) every later run fails naming that fault. Runs are serialized by a mutex. Setting TC_CUDA_SYNC=1 in
  * the environment synchronizes after every step, so that an asynchronous kernel fault
  * names its kernel. Everything is released when the library is unloaded.
  */
@@ -68,6 +71,7 @@ typedef struct tc_cuda_image {
     const char *ptx;                 /* NUL-terminated */
     int num_kernels;
     const char *const *kernel_names; /* tc_cuda_launch's `kernel` indexes these */
+    int cuda_version;                /* of the NVRTC that built it: 1000 * major + 10 * minor */
 } tc_cuda_image;
 
 /* Everything the runtime needs to know about the model (a constant in the entry). */

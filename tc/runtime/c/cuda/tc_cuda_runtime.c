@@ -32,6 +32,9 @@ typedef struct {
 static tc_cuda_state state;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static int run_failed; /* the running run has recorded an error (guarded by run_lock) */
+/* A kernel fault left the context unusable (a sticky error): what it was, reported by
+   every later run instead of an error blamed on whatever step meets it next. */
+static char context_lost[512];
 
 static size_t round_up(size_t n) {
     return (n + TC_CUDA_ALIGN - 1) / TC_CUDA_ALIGN * TC_CUDA_ALIGN;
@@ -45,6 +48,9 @@ void tc_cuda_failf(tc_dev_error err, const char *fmt, ...) {
         vsnprintf(what, sizeof what, fmt, args);
         va_end(args);
         tc_set_error("%s: %s: %s", what, tc_dev_error_name(err), tc_dev_error_string(err));
+        if (tc_dev_error_is_sticky(err) && context_lost[0] == '\0')
+            snprintf(context_lost, sizeof context_lost, "%s: %s", what,
+                     tc_dev_error_name(err));
     }
     run_failed = 1;
     tc_dev_clear(); /* a non-sticky error must not resurface at the next launch */
@@ -66,6 +72,7 @@ static void release_state(void) {
         tc_dev_stream_destroy(state.stream);
     tc_dev_free(state.memory);
     tc_dev_free(state.io);
+    tc_dev_release(); /* the context last: the stream and memory above live in it */
     free(state.io_inputs);
     free(state.io_outputs);
     int registered = state.release_registered;
@@ -130,6 +137,13 @@ static int prepare(const tc_cuda_model *m, int device) {
     const char *what = "loading the kernels";
     const char *sync;
     tc_dev_error err;
+    if (context_lost[0] != '\0') {
+        tc_set_error("an earlier kernel fault in this process (%s) left its CUDA context "
+                     "unusable: every later CUDA call fails; restart the process (run with "
+                     "TC_CUDA_SYNC=1 to name the faulting kernel)", context_lost);
+        run_failed = 1;
+        return 1;
+    }
     if (state.ready) {
         err = tc_dev_use(state.device);
         if (err != 0)
@@ -418,14 +432,32 @@ int tc_cuda_step_failed(const char *what, int synchronize) {
 
 int tc_cuda_sync_stream(uintptr_t stream) {
     /* the numbers are those of cudaStreamLegacy/CU_STREAM_LEGACY and the per-thread
-       default stream's handles */
-    tc_dev_error err = tc_dev_stream_sync((void *)stream);
+       default stream's handles, which name a stream of the CURRENT context: the model's
+       device (or the caller's current one before the first run) is made current first */
+    int device = -1;
+    tc_dev_error err;
+    pthread_mutex_lock(&run_lock);
     tc_clear_error();
+    err = state.ready ? 0 : tc_dev_count(&device);
+    if (err == 0)
+        err = state.ready ? 0 : tc_dev_current(&device);
+    if (err == 0)
+        err = tc_dev_use(state.ready ? state.device : device);
+    if (err == 0)
+        err = tc_dev_stream_sync((void *)stream);
     if (err != 0) {
         tc_set_error("waiting for the inputs' CUDA stream: %s: %s", tc_dev_error_name(err),
                      tc_dev_error_string(err));
         tc_dev_clear();
-        return 1;
     }
-    return 0;
+    tc_dev_restore();
+    pthread_mutex_unlock(&run_lock);
+    return err != 0;
+}
+
+int tc_dev_error_is_sticky(tc_dev_error err) {
+    /* illegal address, launch timeout, hardware stack error, illegal instruction,
+       misaligned address, invalid address space, invalid PC, launch failure (a fault
+       in a kernel), in cudaError_t and CUresult alike */
+    return err == 700 || err == 702 || (err >= 714 && err <= 719);
 }
