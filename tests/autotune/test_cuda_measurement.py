@@ -21,11 +21,10 @@ from tc.autotune.measure import DeviceUnavailable, measure as measure_batch
 from tc.autotune.tasks import extract_tasks
 from tc.autotune.tuner import tune
 from tc.cli import tune_main
-from tc.compiler import cuda_artifact
 from tc.targets import nvrtc
 from tests.autotune.test_tuner import QUIET
 from tests.frontends.onnx_models import run_onnxruntime
-from tests.runtime.fake_driver import build_fake_driver
+from tests.runtime.fake_driver import build_fake_driver, compile_with_source, use_fake_driver
 from tests.runtime.test_cuda_compile import mlp_model
 from tests.targets.cuda_emulator import build_emulator
 
@@ -171,21 +170,13 @@ def test_tuning_for_cuda_logs_records_that_a_cuda_build_applies(emulated, fake_d
     assert all(r["error"] is None and len(r["baseline_costs"]) == 2 for r in records), records
     assert len({json.dumps(r["config"], sort_keys=True) for r in records}) == 6
 
-    sources = []
-    write = cuda_artifact.write_cuda_artifact
-
-    def capture(path, source, plan, target):
-        sources.append(source)
-        write(path, source, plan, target)
-
-    monkeypatch.setattr(cuda_artifact, "write_cuda_artifact", capture)
-    module = tc.compile(model, target=TARGET, tuning_log=str(log), report=True)
+    module, source = compile_with_source(model, TARGET, monkeypatch, tuning_log=str(log),
+                                         report=True)
     assert " tuned for cuda -arch=sm_80 -compiler=nvrtc" in module.build_report.tuning
     assert module.build_report.tuning.startswith(f"tuning log {log}: 3 of 3 ")
     folder = tmp_path / "model"
     folder.mkdir()
-    monkeypatch.setenv("TC_FAKE_CUDA_KERNELS", build_emulator(sources[0], str(folder),
-                                                              by_name=True))
+    use_fake_driver(monkeypatch, fake_driver, source, folder)
     x = np.random.default_rng(1).uniform(-1, 1, (2, 64)).astype(np.float32)
     for got, want in zip(module.run([x]), run_onnxruntime(model, {"x": x})):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -17,9 +17,8 @@ from tc.targets import nvrtc
 from tc.targets.target import Target
 from tests.frontends.onnx_models import run_onnxruntime
 from tests.runtime.test_cuda_artifact import _build_copies
-from tests.runtime.fake_driver import build_fake_driver
+from tests.runtime.fake_driver import build_fake_driver, compile_with_source, use_fake_driver
 from tests.runtime.test_cuda_compile import MODELS
-from tests.targets.cuda_emulator import build_emulator
 
 pytestmark = pytest.mark.skipif(not nvrtc.nvrtc_available(),
                                 reason="NVRTC is not installed (packages cuda-bindings and "
@@ -38,26 +37,11 @@ def fake_driver(tmp_path_factory) -> str:
 
 def _compile(name: str, monkeypatch, target: str = NVRTC):
     """(model, inputs, module, CudaSource) of test_cuda_compile's model ``name``."""
-    sources = []
-    write = cuda_artifact.write_cuda_artifact
-
-    def capture(path, source, plan, target):
-        sources.append(source)
-        write(path, source, plan, target)
-
-    monkeypatch.setattr(cuda_artifact, "write_cuda_artifact", capture)
     rng = np.random.default_rng(0)
     make, shapes = MODELS[name]
     model = make(rng)
     inputs = [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
-    return model, inputs, tc.compile(model, target=target), sources[0]
-
-
-def _use_fake(monkeypatch, fake_driver: str, source, folder) -> None:
-    """Runs of artifacts loaded from now on go to the fake driver and ``source``'s
-    kernels in the emulator."""
-    monkeypatch.setenv("TC_CUDA_DRIVER_LIBRARY", fake_driver)
-    monkeypatch.setenv("TC_FAKE_CUDA_KERNELS", build_emulator(source, str(folder), by_name=True))
+    return (model, inputs, *compile_with_source(model, target, monkeypatch))
 
 
 def test_model_builds_loads_and_names_the_missing_driver(monkeypatch):
@@ -107,7 +91,7 @@ def test_artifact_embeds_sass_and_ptx_and_exports_only_the_abi(tmp_path, monkeyp
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_on_the_fake_driver_matches_onnxruntime(name, fake_driver, tmp_path, monkeypatch):
     model, inputs, mod, source = _compile(name, monkeypatch)
-    _use_fake(monkeypatch, fake_driver, source, tmp_path)
+    use_fake_driver(monkeypatch, fake_driver, source, tmp_path)
     expected = run_onnxruntime(model, {"x": inputs[0]})
     for got, ref in zip(mod.run(inputs), expected):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
@@ -152,7 +136,7 @@ def test_rerun_launches_the_kernels_again_on_the_last_runs_device_copies(fake_dr
     import ctypes
 
     _, inputs, mod, source = _compile("mlp", monkeypatch)
-    _use_fake(monkeypatch, fake_driver, source, tmp_path)
+    use_fake_driver(monkeypatch, fake_driver, source, tmp_path)
     lib = ctypes.CDLL(str(mod.path))  # the same loaded library as the module's
     lib.tc_last_error.restype = ctypes.c_char_p
     assert lib.tc_cuda_rerun(1) == 1
@@ -188,7 +172,7 @@ def test_a_kernel_fault_is_reported_by_every_later_run(fake_driver, monkeypatch)
 def test_kernels_load_from_the_ptx_when_the_sass_is_for_another_arch(fake_driver, tmp_path,
                                                                       monkeypatch):
     model, inputs, mod, source = _compile("mlp", monkeypatch)
-    _use_fake(monkeypatch, fake_driver, source, tmp_path)
+    use_fake_driver(monkeypatch, fake_driver, source, tmp_path)
     monkeypatch.setenv("TC_FAKE_CUDA_SASS_ARCH", "1")  # the cubin is refused (209)
     for got, ref in zip(mod.run(inputs), run_onnxruntime(model, {"x": inputs[0]})):
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
