@@ -135,7 +135,7 @@ def build_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default="llvm", help='target string: "llvm" (this host), '
                     '"llvm -mcpu=znver3", "c" (C99 sources for a board: a folder), '
                     '"llvm -mtriple=aarch64-linux-gnu" (an object for another architecture), '
-                    '"cuda -arch=sm_90" (NVIDIA GPUs; built with nvcc)')
+                    '"cuda -arch=sm_90" (NVIDIA GPUs; built with nvcc, else NVRTC)')
     ap.add_argument("--input-shape", action="append", metavar="[NAME=]D0,D1,...",
                     help="ONNX: NAME=D0,... fixes the shape of an input whose dims are symbolic; "
                     "PyTorch: the shape of each forward argument, in order or by parameter "
