@@ -40,7 +40,8 @@ def print_summary(rep, path: str, seconds: float, report_passes: bool, out=None)
         print(f"  {rep.tuning}", file=out)
     mem = rep.memory
     scratch = rep.workspace_bytes - mem.arena_bytes
-    print(f"  workspace {_fmt_bytes(mem.arena_bytes)} (lower bound {_fmt_bytes(mem.lower_bound)}, "
+    where = "device workspace" if rep.target.startswith("cuda") else "workspace"
+    print(f"  {where} {_fmt_bytes(mem.arena_bytes)} (lower bound {_fmt_bytes(mem.lower_bound)}, "
           f"naive {_fmt_bytes(mem.naive_bytes)})"
           + (f" + {_fmt_bytes(scratch)} kernel scratch" if scratch > 0 else "")
           + f"; constants {_fmt_bytes(rep.constant_bytes)}", file=out)
@@ -190,14 +191,23 @@ def build_main(argv: list[str] | None = None) -> int:
                                    example_inputs=example_inputs, dump_ir=args.dump_ir,
                                    output_path=output, tuning_log=args.tuning_log)
             report = module.build_report
-            report.footprint = library_footprint(output, report.constant_bytes,
-                                                 report.workspace_bytes)
+            # a CUDA artifact's arena is device memory: none of the host's RAM
+            report.footprint = library_footprint(
+                output, report.constant_bytes,
+                0 if target.kind == "cuda" else report.workspace_bytes)
     except (UsageError, FrontendError, ValueError, RuntimeError) as e:
         print(f"tc-build: error: {e}", file=sys.stderr)
         return 1
     print_summary(report, output, time.perf_counter() - t0, args.report)
     if args.example:
-        _run_example(module, model)
+        from .runtime import CudaError
+
+        try:
+            _run_example(module, model)
+        except CudaError as e:  # built for a GPU this machine cannot run it on
+            print(f"tc-build: built {output}, but the example could not run: {e}",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

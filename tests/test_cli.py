@@ -25,6 +25,23 @@ def test_example_compiles_runs_and_checks_itself(tmp_path):
         assert word in out.stdout
 
 
+def test_example_for_a_gpu_without_one_is_built_and_says_why_it_cannot_run(tmp_path,
+                                                                         monkeypatch):
+    from tc.targets.nvrtc import nvrtc_available
+
+    if not nvrtc_available():
+        import pytest
+
+        pytest.skip("NVRTC is not installed (pip install \"tc[nvrtc]\")")
+    monkeypatch.setenv("TC_CUDA_DRIVER_LIBRARY", str(tmp_path / "no-libcuda.so.1"))
+    out = tc_build("--example", "--target", "cuda -compiler=nvrtc", cwd=tmp_path)
+    assert out.returncode == 1 and (tmp_path / "small_cnn.so").exists()
+    assert "device workspace" in out.stdout and "+ 0 B workspace arena" in out.stdout
+    assert out.stderr.startswith("tc-build: built small_cnn.so, but the example could not run: ")
+    assert "no usable CUDA device (no CUDA driver" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_model_file_report_and_dump(tmp_path):
     model = small_cnn(seed=5)
     onnx.save(model, tmp_path / "cnn.onnx")
