@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
+from cuda_vs_torch import TUNED_HEADER, tuned_columns  # noqa: E402
 
 _PEAK_CU = r"""
 #include <cuda_runtime.h>
@@ -199,7 +200,7 @@ def main() -> None:
           f"{copy_peak:.0f} GB/s; target {target!r}")
     rng = np.random.default_rng(0)
 
-    tuned = " tuned ms   tuned/tc" if args.tuning_log else ""
+    tuned = TUNED_HEADER if args.tuning_log else ""
     print(f"\n{'GEMM n':>8} {'tc ms':>9} {'TFLOP/s':>8} {'of peak':>8} {'max rel diff':>12}"
           f"{tuned}")
     for n in [int(v) for v in args.gemm.split(",") if v]:
@@ -215,9 +216,8 @@ def main() -> None:
         t = interleaved_device_medians({k: DeviceTimer(m) for k, m in modules.items()},
                                        args.repeat)
         tflops = 2.0 * n ** 3 / t["tc"] / 1e12
-        extra = f" {t['tuned'] * 1e3:>8.3f} {t['tuned'] / t['tc']:>9.2f}" if "tuned" in t else ""
         print(f"{n:>8} {t['tc'] * 1e3:>9.3f} {tflops:>8.2f} {tflops / fma_peak:>8.1%} "
-              f"{diff:>12.1e}{extra}")
+              f"{diff:>12.1e}{tuned_columns(t)}")
 
     from synthetic_models import SYNTHETIC_MODELS
 
@@ -231,8 +231,7 @@ def main() -> None:
             mod.run(inputs)
         t = interleaved_device_medians({k: DeviceTimer(m) for k, m in modules.items()},
                                        args.repeat)
-        extra = f" {t['tuned'] * 1e3:>8.3f} {t['tuned'] / t['tc']:>9.2f}" if "tuned" in t else ""
-        print(f"{name:>12} {t['tc'] * 1e3:>9.3f}{extra}")
+        print(f"{name:>12} {t['tc'] * 1e3:>9.3f}{tuned_columns(t)}")
 
 
 if __name__ == "__main__":

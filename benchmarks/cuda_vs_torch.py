@@ -67,7 +67,12 @@ def _with_tuned(engines: dict, tuned, run) -> dict:
     return engines if tuned is None else {**engines, "tuned": run(tuned)}
 
 
-def _tuned_columns(t: dict) -> str:
+#: the columns a tuned engine adds to a table (``tuned_columns``)
+TUNED_HEADER = f" {'tuned ms':>9} {'tuned/tc':>8}"
+
+
+def tuned_columns(t: dict) -> str:
+    """The tuned engine's median ms and its ratio to tc's default (empty without one)."""
     return f" {t['tuned'] * 1e3:>9.3f} {t['tuned'] / t['tc']:>8.2f}" if "tuned" in t else ""
 
 
@@ -97,7 +102,7 @@ def main() -> None:
         def forward(self, a, b):
             return a @ b
 
-    tuned_header = f" {'tuned ms':>9} {'tuned/tc':>8}" if args.tuning_log else ""
+    tuned_header = TUNED_HEADER if args.tuning_log else ""
     print(f"\n{'GEMM n':>8} {'tc ms':>9} {'torch ms':>9} {'tc TF/s':>8} {'torch TF/s':>10} "
           f"{'tc/torch':>8} {'max diff':>9} {'build s':>8}{tuned_header}")
     for n in [int(v) for v in args.gemm.split(",") if v]:
@@ -116,7 +121,7 @@ def main() -> None:
         flops = 2.0 * n ** 3
         print(f"{n:>8} {t['tc'] * 1e3:>9.3f} {t['torch'] * 1e3:>9.3f} "
               f"{flops / t['tc'] / 1e12:>8.2f} {flops / t['torch'] / 1e12:>10.2f} "
-              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{_tuned_columns(t)}")
+              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{tuned_columns(t)}")
 
     print(f"\n{'model':>12} {'tc ms':>9} {'torch ms':>9} {'tc/torch':>8} {'max diff':>9} "
           f"{'build s':>8}{tuned_header}")
@@ -136,7 +141,7 @@ def main() -> None:
                  "torch": _timed(torch, lambda: module(x))},
                 tuned, lambda m: _timed(torch, lambda: m.run([x]))), args.repeat)
         print(f"{name:>12} {t['tc'] * 1e3:>9.3f} {t['torch'] * 1e3:>9.3f} "
-              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{_tuned_columns(t)}")
+              f"{t['tc'] / t['torch']:>8.2f} {diff:>9.1e} {build_s:>8.1f}{tuned_columns(t)}")
 
 
 if __name__ == "__main__":

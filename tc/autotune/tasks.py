@@ -144,7 +144,6 @@ class Task:
             space[packing.PACK_BLOCK] = Knob(blocks, default)
         return space
 
-
     def default_config(self) -> dict:
         """The config that reproduces the default schedule: every knob at its default."""
         return {name: knob.default for name, knob in self.space().items()}

@@ -326,7 +326,8 @@ void tc_dev_clear(void) {
     /* the driver API returns each error from the call that met it: nothing lingers */
 }
 
-/* The first line of a JIT error log, after "; ptxas: " (empty when there is none). */
+/* Append "; the driver's JIT: " and the first line of its error `log` to `what` (nothing
+   when the log is empty). */
 static void append_log(char *what, size_t size, const char *log) {
     size_t used = strlen(what), n = strcspn(log, "\n");
     if (n > 0 && used + 1 < size)

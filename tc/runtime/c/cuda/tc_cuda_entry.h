@@ -35,9 +35,10 @@
  * the next run tries again. Kernels run in the device's primary context (the one the
  * CUDA runtime, torch and cupy use); device arrays allocated in another context (made
  * with cuCtxCreate) are not supported. After a kernel fault (a sticky error: the context
- * is lost) every later run fails naming that fault. Runs are serialized by a mutex. Setting TC_CUDA_SYNC=1 in
- * the environment synchronizes after every step, so that an asynchronous kernel fault
- * names its kernel. Everything is released when the library is unloaded.
+ * is lost) every later run fails naming that fault. Runs are serialized by a mutex.
+ * Setting TC_CUDA_SYNC=1 in the environment synchronizes after every step, so that an
+ * asynchronous kernel fault names its kernel. Everything is released when the library
+ * is unloaded.
  */
 #ifndef TC_CUDA_ENTRY_H
 #define TC_CUDA_ENTRY_H

@@ -397,13 +397,12 @@ int tc_cuda_run_again(const tc_cuda_model *m, const char *who, int times) {
         tc_set_error("%s: no host run came first: it runs on the device copies of the last "
                      "tc_model_run's inputs (call tc_model_run once)", who);
         status = 1;
+    } else if (times < 0) {
+        tc_set_error("%s: times is %d, not a count", who, times);
+        status = 1;
     } else {
-        status = times < 0;
-        if (status)
-            tc_set_error("%s: times is %d, not a count", who, times);
-    }
-    if (status == 0)
         status = prepare(m, -1);
+    }
     for (i = 0; status == 0 && i < times; i++)
         status = m->run_steps(who, state.io_inputs, state.io_outputs, state.arena, NULL);
     status = finish(status);
@@ -434,15 +433,16 @@ int tc_cuda_sync_stream(uintptr_t stream) {
     /* the numbers are those of cudaStreamLegacy/CU_STREAM_LEGACY and the per-thread
        default stream's handles, which name a stream of the CURRENT context: the model's
        device (or the caller's current one before the first run) is made current first */
-    int device = -1;
-    tc_dev_error err;
+    int device, count = 0;
+    tc_dev_error err = 0;
     pthread_mutex_lock(&run_lock);
     tc_clear_error();
-    err = state.ready ? 0 : tc_dev_count(&device);
+    device = state.device;
+    /* the count first: it opens and initializes the driver */
+    if (!state.ready && (err = tc_dev_count(&count)) == 0)
+        err = tc_dev_current(&device);
     if (err == 0)
-        err = state.ready ? 0 : tc_dev_current(&device);
-    if (err == 0)
-        err = tc_dev_use(state.ready ? state.device : device);
+        err = tc_dev_use(device);
     if (err == 0)
         err = tc_dev_stream_sync((void *)stream);
     if (err != 0) {
